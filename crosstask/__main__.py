@@ -1,0 +1,5 @@
+import sys
+
+from crosstask.cli import main
+
+sys.exit(main())

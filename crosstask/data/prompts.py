@@ -1,0 +1,126 @@
+"""Prompt encodings: Tk-Instruct sources for the generator, (context, candidate) pairs for the classifier.
+
+A prompt is a sequence of segments; some may be truncated (definition, input, demonstrations), the
+others never are (the candidate, the question, "Output:"). `encode_segments` tokenises each segment
+once, shrinks the truncatable ones longest-first until the whole fits `max_length`, then adds the
+tokenizer's own special tokens. So an over-long input can never push the candidate out.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from crosstask.data.records import Example
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    truncatable: bool = True
+
+
+def _sentence(text: str) -> str:
+    """Strip, and end with a full stop unless the text already ends with punctuation."""
+    text = text.strip()
+    return text if not text or text[-1] in string.punctuation else text + "."
+
+
+def _examples_block(examples: Sequence[Example], kind: str, explanations: bool) -> list[Segment]:
+    segments = []
+    for number, example in enumerate(examples, start=1):
+        text = f"{kind} Example {number} -\nInput: {_sentence(example.input)}\nOutput: {_sentence(example.output)}\n"
+        if explanations and example.explanation:
+            text += f"Explanation: {_sentence(example.explanation)}\n"
+        segments.append(Segment(text + "\n"))
+    return segments
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """Tk-Instruct encoding options: k positive / negative demonstrations, with explanations or not."""
+
+    num_positive: int = 0
+    num_negative: int = 0
+    explanations: bool = False
+
+
+def generator_segments(definition: str, positive: Sequence[Example], negative: Sequence[Example],
+                       text: str, config: PromptConfig = PromptConfig()) -> list[Segment]:
+    """Tk-Instruct source: definition, optional demonstrations, then the instance to complete."""
+    segments = [Segment(f"Definition: {_sentence(definition)}\n\n")]
+    segments += _examples_block(positive[: config.num_positive], "Positive", config.explanations)
+    segments += _examples_block(negative[: config.num_negative], "Negative", config.explanations)
+    segments += [Segment("Now complete the following example -\nInput: ", truncatable=False),
+                 Segment(_sentence(text)), Segment("\nOutput: ", truncatable=False)]
+    return segments
+
+
+def classifier_context_segments(definition: str, positive: Sequence[Example], negative: Sequence[Example],
+                                text: str, config: PromptConfig = PromptConfig()) -> list[Segment]:
+    """The shared part of every (instance, candidate) pair: definition, demonstrations, input."""
+    segments = [Segment(f"Definition: {_sentence(definition)}\n\n")]
+    segments += _examples_block(positive[: config.num_positive], "Positive", config.explanations)
+    segments += _examples_block(negative[: config.num_negative], "Negative", config.explanations)
+    segments += [Segment("Input: ", truncatable=False), Segment(_sentence(text))]
+    return segments
+
+
+def candidate_segments(candidate: str) -> list[Segment]:
+    """The per-candidate tail; never truncated."""
+    return [Segment(f"\nOutput: {_sentence(candidate)}\nIs this example correct?", truncatable=False)]
+
+
+def render(segments: Sequence[Segment]) -> str:
+    return "".join(segment.text for segment in segments)
+
+
+@lru_cache(maxsize=16)
+def _special_tokens(tokenizer) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The ids the tokenizer puts before and after a single sequence (e.g. [CLS] .. [SEP], .. </s>)."""
+    probe = "hello"
+    bare = tokenizer(probe, add_special_tokens=False)["input_ids"]
+    full = tokenizer(probe)["input_ids"]
+    for start in range(len(full) - len(bare) + 1):
+        if full[start:start + len(bare)] == bare:
+            return tuple(full[:start]), tuple(full[start + len(bare):])
+    return (), ()
+
+
+def fit_lengths(lengths: Sequence[int], truncatable: Sequence[bool], budget: int) -> list[int]:
+    """New lengths for the segments so that their sum is ≤ budget, shrinking truncatable ones
+    longest-first (the longest is cut down towards the next longest, then both together, ...)."""
+    lengths = list(lengths)
+    fixed = sum(n for n, can in zip(lengths, truncatable) if not can)
+    room = budget - fixed
+    if room < 0:
+        raise ValueError(f"the fixed segments need {fixed} tokens, more than the {budget} available")
+    cut = [i for i, can in enumerate(truncatable) if can]
+    while sum(lengths[i] for i in cut) > room:
+        longest = max(lengths[i] for i in cut)
+        tied = [i for i in cut if lengths[i] == longest]
+        second = max([lengths[i] for i in cut if lengths[i] < longest], default=0)
+        excess = sum(lengths[i] for i in cut) - room
+        step = min(longest - second, -(-excess // len(tied)))
+        for i in tied:
+            lengths[i] -= step
+    return lengths
+
+
+def encode_segments(tokenizer, segments: Sequence[Segment], max_length: int) -> list[int]:
+    """Token ids of the segments with special tokens added, at most `max_length` long.
+
+    Truncatable segments keep their beginning. If even the fixed segments do not fit, the last
+    fixed segment (the candidate tail) keeps its end and everything truncatable is dropped.
+    """
+    prefix, suffix = _special_tokens(tokenizer)
+    budget = max_length - len(prefix) - len(suffix)
+    pieces = [tokenizer(s.text, add_special_tokens=False)["input_ids"] for s in segments]
+    try:
+        lengths = fit_lengths([len(p) for p in pieces], [s.truncatable for s in segments], budget)
+    except ValueError:
+        body = [i for p, s in zip(pieces, segments) if not s.truncatable for i in p]
+        return [*prefix, *body[-budget:], *suffix]
+    return [*prefix, *(i for piece, n in zip(pieces, lengths) for i in piece[:n]), *suffix]

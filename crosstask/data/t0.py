@@ -1,0 +1,122 @@
+"""ReCross / T0 loader: upstream pool, targets, label spaces per (dataset, template)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crosstask.data.records import T0Record
+from crosstask.data.tasktype import dedupe_labels
+from crosstask.errors import DataFormatError, DataNotFoundError
+from crosstask.io import read_json
+
+TARGET_FILES = {"test": "test-1000.json", "query": "validation-1000.json"}
+
+
+def parse_record(raw: Any, path: Path, position: int, task: str = "") -> T0Record:
+    """Validate one `[input, [outputs], "dataset|split|template|#idx"]` record."""
+    where = f"[{position}]"
+    if not isinstance(raw, list) or len(raw) != 3:
+        shape = f"list of length {len(raw)}" if isinstance(raw, list) else type(raw).__name__
+        raise DataFormatError(path, where, f"expected [input, [outputs], \"dataset|split|template|#idx\"], got {shape}")
+    text, outputs, meta = raw
+    if not isinstance(text, str):
+        raise DataFormatError(path, f"{where}[0] (input)", f"expected str, got {type(text).__name__}")
+    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+        raise DataFormatError(path, f"{where}[1] (outputs)", "expected a list of str")
+    if not isinstance(meta, str) or meta.count("|") < 3:
+        raise DataFormatError(path, f"{where}[2] (id)", f"expected \"dataset|split|template|#idx\", got {meta!r}")
+    # templates may themselves contain '|': dataset and split are the first two fields, index the last
+    dataset, split, rest = meta.split("|", 2)
+    template, index = rest.rsplit("|", 1)
+    return T0Record(text, tuple(outputs), dataset, split, template, index, task)
+
+
+def load_records(path: str | Path, task: str | None = None) -> list[T0Record]:
+    path = Path(path)
+    raw = read_json(path)
+    if not isinstance(raw, list):
+        raise DataFormatError(path, "<root>", f"expected a JSON list of records, got {type(raw).__name__}")
+    name = task or path.stem
+    return [parse_record(item, path, i, name) for i, item in enumerate(raw)]
+
+
+def read_task_lists(recross_dir: str | Path) -> dict[str, list[str]]:
+    path = Path(recross_dir) / "split.json"
+    if not path.exists():
+        raise DataNotFoundError(f"{path} does not exist (is {recross_dir} a ReCross data directory?)")
+    lists = read_json(path)
+    if not isinstance(lists, dict):
+        raise DataFormatError(path, "<root>", "expected an object of task lists")
+    for key in ("T0", "evaluation"):
+        if not isinstance(lists.get(key), list):
+            raise DataFormatError(path, key, "missing or not a list of task names")
+    return lists
+
+
+@dataclass
+class UpstreamPool:
+    """The T0 upstream tasks of split.json that are present on disk."""
+
+    records: list[T0Record] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def load_upstream_pool(recross_dir: str | Path, max_per_task: int | None = None, task_list: str = "T0") -> UpstreamPool:
+    """Upstream pool = the `task_list` tasks of split.json with a file under upstream/. Never a target."""
+    recross_dir = Path(recross_dir)
+    lists = read_task_lists(recross_dir)
+    targets = set(lists["evaluation"])
+    pool = UpstreamPool()
+    for name in lists[task_list]:
+        path = recross_dir / "upstream" / f"{name}.json"
+        if name in targets:
+            continue
+        if not path.exists():
+            pool.missing.append(name)
+            continue
+        records = load_records(path, name)
+        pool.records.extend(records[:max_per_task] if max_per_task else records)
+        pool.tasks.append(name)
+        pool.files.append(path)
+    return pool
+
+
+@dataclass
+class Target:
+    """One target task: test-1000 (scored) and the query pool (validation-1000, inputs only)."""
+
+    name: str
+    test: list[T0Record]
+    query: list[T0Record]
+
+
+def target_names(recross_dir: str | Path) -> list[str]:
+    """Targets present under targets/ (the ReCross paper's 10), in sorted order."""
+    root = Path(recross_dir) / "targets"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def load_target(recross_dir: str | Path, name: str) -> Target:
+    folder = Path(recross_dir) / "targets" / name
+    if not folder.is_dir():
+        raise DataNotFoundError(f"{folder}: no such target (present: {', '.join(target_names(recross_dir))})")
+    parts = {}
+    for role, filename in TARGET_FILES.items():
+        path = folder / filename
+        if not path.exists():
+            raise DataNotFoundError(f"{path} is missing")
+        parts[role] = load_records(path, name)
+    return Target(name, parts["test"], parts["query"])
+
+
+def label_spaces(records: list[T0Record]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Distinct normalised outputs per (dataset, template)."""
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for record in records:
+        grouped[(record.dataset, record.template)].extend(record.outputs)
+    return {key: dedupe_labels(outputs) for key, outputs in sorted(grouped.items())}

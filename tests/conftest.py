@@ -1,0 +1,25 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATA = Path(os.environ.get("CROSSTASK_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def superni_dir() -> Path:
+    path = SHARED_DATA / "superni"
+    if not path.is_dir():
+        pytest.skip(f"real SuperNI data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def recross_dir() -> Path:
+    path = SHARED_DATA / "recross"
+    if not path.is_dir():
+        pytest.skip(f"real ReCross data not found at {path}")
+    return path
