@@ -10,6 +10,13 @@ from pathlib import Path
 from crosstask.errors import CrosstaskError
 
 
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {number}")
+    return number
+
+
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data", help="data directory: a SuperNI or ReCross folder, or a root holding superni/ "
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--tasks", default="cls", choices=["cls", "gen", "all"], help="which tasks (default: CLS)")
     base.add_argument("--label-mode", choices=["instances", "examples"], default="instances")
     base.add_argument("--max-labels", type=int, default=100, help="CLS rule: at most this many labels")
-    base.add_argument("--max-instances", type=int, default=100, help="instances per task (test: the first N)")
+    base.add_argument("--max-instances", type=_non_negative, default=100, help="instances per task (test: the first N)")
     base.add_argument("--baseline", action="append", help="run only this baseline (repeatable)")
     base.add_argument("--seed", type=int, default=42)
     base.add_argument("--format", choices=["markdown", "json"], default="markdown")

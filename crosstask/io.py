@@ -14,7 +14,7 @@ from crosstask.errors import DataFormatError
 def read_json(path: str | Path) -> Any:
     """Parse a JSON file; an empty or invalid file raises DataFormatError naming it."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     if not text.strip():
         raise DataFormatError(path, "<file>", "file is empty")
     try:
@@ -23,18 +23,24 @@ def read_json(path: str | Path) -> Any:
         raise DataFormatError(path, "<file>", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, "<file>", f"not valid UTF-8 at byte {exc.start}") from None
+
+
 def read_jsonl(path: str | Path) -> list[Any]:
     """Parse a JSON-lines file; a bad line raises DataFormatError naming file and line."""
     path = Path(path)
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(path, f"line {number}", f"invalid JSON: {exc.msg}") from None
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(path, f"line {number}", f"invalid JSON: {exc.msg}") from None
     return rows
 
 

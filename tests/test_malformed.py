@@ -281,3 +281,24 @@ def test_load_split_applies_caps(tmp_path):
 def test_public_loaders_are_the_documented_ones():
     assert superni.load_task is load_task and superni.load_split is load_split
     assert t0.load_records is load_records and t0.read_task_lists is read_task_lists
+
+
+def test_non_utf8_file_names_file(tmp_path):
+    from crosstask.data.superni import load_task
+    from crosstask.errors import DataFormatError
+    bad = tmp_path / "task_bad.json"
+    bad.write_bytes(b'{"Definition": ["\xff"]}')
+    with pytest.raises(DataFormatError) as info:
+        load_task(bad)
+    assert info.value.field == "<file>" and "UTF-8" in str(info.value) and "task_bad.json" in str(info.value)
+
+
+def test_t0_record_with_no_outputs_is_rejected(tmp_path):
+    import json
+    from crosstask.data.t0 import load_records
+    from crosstask.errors import DataFormatError
+    bad = tmp_path / "pool.json"
+    bad.write_text(json.dumps([["x", ["y"], "a|b|c|#0"], ["x", [], "a|b|c|#1"]]))
+    with pytest.raises(DataFormatError) as info:
+        load_records(bad)
+    assert info.value.field == "[1][1] (outputs)"

@@ -30,11 +30,7 @@ Maker = Callable[[random.Random], tuple[str, list[str]]]
 
 @dataclass(frozen=True)
 class DemoTaskSpec:
-    """One demo task: its name, category, split, Definition and an instance maker.
-
-    `make(rng)` returns `(input, outputs)`; `labels` is the label set of a classification task
-    (empty for generation tasks).
-    """
+    """One demo task. `make(rng)` returns `(input, outputs)`; `labels` is a CLS task's label set (empty for GEN)."""
 
     name: str
     category: str
@@ -115,7 +111,8 @@ def _keyword_task(num: int, slug: str, category: str, definition: str, vocab: di
     def make(rng: random.Random) -> tuple[str, list[str]]:
         lab = _label(rng, tuple(vocab), weights)
         k = rng.choice(vocab[lab])
-        fill = dict(k=k, ak=_a(k), n=rng.choice(NOUNS), p=rng.choice(NAMES), q=rng.choice(NAMES))
+        p, q = rng.sample(NAMES, 2)
+        fill = dict(k=k, ak=_a(k), n=rng.choice(NOUNS), p=p, q=q)
         return rng.choice(templates).format(**fill), [lab]
     _add(num, slug, category, "train", definition, make, tuple(vocab))
 
@@ -147,14 +144,12 @@ _keyword_task(9009, "negation_stance", "Stance Detection",
               {"favor": ("do", "really"), "against": ("do not", "never")}, (6, 4),
               "I {k} support building a new {n}.", "We {k} want to repair the old {n}.")
 
-
 @_task(9003, "number_parity", "Text Categorization", "train",
        "You are given a whole number. Answer 'even' if it is divisible by 2, otherwise answer 'odd'.",
        ("even", "odd"))
 def _parity(rng: random.Random) -> tuple[str, list[str]]:
     lab = _label(rng, ("even", "odd"), (6, 4))
     return f"Number: {2 * rng.randint(1, 499) - (lab == 'odd')}", [lab]
-
 
 @_task(9005, "same_purchase", "Text Matching", "train",
        "Decide whether the two sentences describe the same event. Answer 'same' if the same person "
@@ -165,7 +160,6 @@ def _matching(rng: random.Random) -> tuple[str, list[str]]:
     q, m = rng.choice(((q, n), (p, m), (q, m))) if lab == "different" else (p, n)
     return f"Sentence 1: {p} bought {_a(rng.choice(ADJS))} {n}. Sentence 2: The {m} was bought by {q}.", [lab]
 
-
 @_task(9006, "larger_number", "Commonsense Classification", "train",
        "Two numbers are given. Answer 'first' if the first number is larger, and 'second' if the "
        "second number is larger.", ("first", "second"))
@@ -174,8 +168,7 @@ def _larger(rng: random.Random) -> tuple[str, list[str]]:
     lab = _label(rng, ("first", "second"), (6, 4))
     return f"Which number is larger: {b if lab == 'first' else a} or {a if lab == 'first' else b}?", [lab]
 
-
-@_task(9008, "vowel_start", "Word Semantics", "train",
+@_task(9008, "vowel_start", "Linguistic Probing", "train",
        "Answer 'yes' if the given word starts with a vowel (a, e, i, o or u), otherwise answer 'no'.",
        ("yes", "no"))
 def _vowel(rng: random.Random) -> tuple[str, list[str]]:
@@ -205,17 +198,15 @@ _add(9017, "pig_latin", "Translation", "train",
 _add(9018, "letter_count", "Answer Generation", "train",
      "Answer with the number of letters in the quoted word, written in digits or in words.",
      _words_gen(lambda ws: [str(len(ws[0])), NUMBER_WORDS[len(ws[0])]], (1,), "How many letters are in '{}'?"))
-_add(9019, "join_words", "Text Completion", "train",
-     "Join the two given words into a single word with no space between them.",
+_add(9019, "join_words", "Sentence Compression", "train",
+     "Compress the two given words into a single word: drop the plus sign and the spaces between them.",
      _words_gen(lambda ws: ["".join(ws)], (2,), sep=" + ", pool=NOUNS))
-
 
 @_task(9012, "shout_sentence", "Paraphrasing", "train",
        "Rewrite the sentence so that every letter is a capital letter, keeping everything else the same.")
 def _upper(rng: random.Random) -> tuple[str, list[str]]:
     text = f"the {rng.choice(ADJS)} {rng.choice(NOUNS)} is near the {rng.choice(NOUNS)}"
     return text, [text.upper()]
-
 
 @_task(9013, "sort_words", "Sentence Composition", "train",
        "Arrange the given words in alphabetical order and output them separated by single spaces.")
@@ -225,13 +216,11 @@ def _sort(rng: random.Random) -> tuple[str, list[str]]:
         words.reverse()
     return " ".join(words), [" ".join(sorted(words))]
 
-
 @_task(9015, "yes_no_question", "Question Generation", "train",
        "Turn the statement into a yes/no question by moving 'is' to the front and ending with a question mark.")
 def _question(rng: random.Random) -> tuple[str, list[str]]:
     subj, adj = rng.choice((rng.choice(NAMES), f"the {rng.choice(NOUNS)}")), rng.choice(ADJS)
     return f"{subj[0].upper()}{subj[1:]} is {adj}.", [f"Is {subj} {adj}?"]
-
 
 @_task(9016, "drop_intensifier", "Text Simplification", "train",
        "Simplify the sentence by deleting the intensifier ('very', 'really' or 'extremely'); keep every other word.")
@@ -252,7 +241,6 @@ def _entail(rng: random.Random) -> tuple[str, list[str]]:
     return (f"Premise: {rng.choice(NAMES)} packed {_a(items[0])}, {_a(items[1])} and {_a(items[2])}. "
             f"Hypothesis: {_a(hyp).capitalize()} was packed.", [lab])
 
-
 @_task(9102, "cause_or_effect", "Cause Effect Classification", "test",
        "Answer 'cause' if sentence 2 is the cause of sentence 1, and 'effect' if sentence 2 is its effect.",
        ("cause", "effect"))
@@ -262,7 +250,6 @@ def _cause(rng: random.Random) -> tuple[str, list[str]]:
     first, second = (effect, cause) if lab == "cause" else (cause, effect)
     when = rng.choice(("", "Yesterday, ", "Last week, "))
     return f"Sentence 1: {when}{first}. Sentence 2: {second}.", [lab]
-
 
 @_task(9103, "pronoun_resolution", "Coreference Resolution", "test",
        "Decide who the pronoun refers to. 'she' refers to the woman and 'he' to the man. Answer 'A' or 'B'.",
@@ -275,12 +262,10 @@ def _coref(rng: random.Random) -> tuple[str, list[str]]:
     return (f"{pair[0]} called {pair[1]} because {pron} was {rng.choice(ADJS)}. "
             f"Who does '{pron}' refer to? A: {pair[0]} B: {pair[1]}", [lab])
 
-
 _ACTS = {"question": ("Where did you put the {n}?", "Do you like the {n}, {p}?"),
          "greeting": ("Hello {p}, nice to see you!", "Good morning, {p}!"),
          "request": ("Please bring the {n} to {p}.", "Kindly close the {n}."),
          "statement": ("I left the {n} at {p}'s house.", "The {n} arrived this morning.")}
-
 
 @_task(9104, "dialogue_act", "Dialogue Act Recognition", "test",
        "Classify the utterance. Answer 'question' if it ends with a question mark, 'greeting' if it "
@@ -290,10 +275,8 @@ def _act(rng: random.Random) -> tuple[str, list[str]]:
     lab = _label(rng, tuple(_ACTS), (4, 2, 2, 3))
     return rng.choice(_ACTS[lab]).format(n=rng.choice(NOUNS), p=rng.choice(NAMES)), [lab]
 
-
 _FACTS = {"age": ("is {v} years old", "How old is {p}?"), "city": ("lives in {v}", "Where does {p} live?"),
           "food": ("loves {v}", "What food does {p} love?"), "pet": ("owns a {v}", "What pet does {p} own?")}
-
 
 @_task(9105, "context_answerability", "Answerability Classification", "test",
        "Answer 'Yes' if the question can be answered from the context, otherwise answer 'No'.", ("Yes", "No"))
@@ -307,7 +290,6 @@ def _answerable(rng: random.Random) -> tuple[str, list[str]]:
     context = " and ".join(_FACTS[f][0].format(v=values[f]) for f in facts[:2])
     out = rng.choice((lab, lab, lab.lower(), lab + "."))
     return f"Context: {name} {context}. Question: {_FACTS[asked][1].format(p=name)}", [out]
-
 
 @_task(9106, "opposite_analogy", "Word Analogy", "test",
        "Both pairs in 'A : B :: C : D' should be opposites. Answer 'correct' if D is the opposite of C, "
@@ -329,14 +311,12 @@ def _title(rng: random.Random) -> tuple[str, list[str]]:
     title = f"{adj.title()} {noun.title()}"
     return f"{det} {adj} {noun} {tail}.", [f"{det.title()} {title}"] + ([title] if det == "the" else [])
 
-
 @_task(9112, "resolve_it", "Question Rewriting", "test",
        "Rewrite the question so it stands alone: replace the pronoun 'it' with the given entity.")
 def _rewrite(rng: random.Random) -> tuple[str, list[str]]:
     entity = f"the {rng.choice(NOUNS)}"
     q = rng.choice(("When was it built?", "Who owns it?", "Why is it famous?", "Where can I see it?", "How big is it?"))
     return f"Entity: {entity}. Question: {q}", [q.replace(" it", " " + entity)]
-
 
 @_task(9113, "repeated_keyword", "Keyword Tagging", "test",
        "Tag the keyword of the text: the only word that appears twice in it.")
@@ -346,13 +326,11 @@ def _keyword(rng: random.Random) -> tuple[str, list[str]]:
     rng.shuffle(text)
     return " ".join(text), [words[0]]
 
-
 @_task(9114, "meal_data_to_text", "Data to Text", "test",
        "Write one sentence that expresses all the given data: who eats which food in which city.")
 def _data2text(rng: random.Random) -> tuple[str, list[str]]:
     n, f, c = rng.choice(NAMES), rng.choice(FOODS), rng.choice(CITIES)
     return f"name[{n}], food[{f}], city[{c}]", [f"{n} eats {f} in {c}.", f"In {c}, {n} eats {f}."]
-
 
 @_task(9115, "shared_noun", "Overlap Extraction", "test",
        "Extract the noun that appears in both sentences.")
@@ -361,7 +339,6 @@ def _overlap(rng: random.Random) -> tuple[str, list[str]]:
     return (f"Sentence 1: The {a} is next to the {s}. "
             f"Sentence 2: {rng.choice(NAMES)} painted the {s} and the {b}.", [s])
 
-
 @_task(9116, "article_correction", "Grammar Error Correction", "test",
        "Correct the article: use 'an' before a word that starts with a vowel sound and 'a' otherwise.")
 def _grammar(rng: random.Random) -> tuple[str, list[str]]:
@@ -369,7 +346,6 @@ def _grammar(rng: random.Random) -> tuple[str, list[str]]:
     noun = rng.choice(VOWEL_NOUNS if vowel else CONSONANT_NOUNS)
     tpl = f"{rng.choice(NAMES)} saw {{}} {noun} near the {rng.choice(NOUNS)}."
     return tpl.format("a" if vowel else "an"), [tpl.format("an" if vowel else "a")]
-
 
 DEMO_TASKS: tuple[DemoTaskSpec, ...] = tuple(sorted(_SPECS, key=lambda spec: spec.name))
 
@@ -436,22 +412,11 @@ def generate_task(spec: DemoTaskSpec, seed: int, instances_per_task: int = 60) -
         seen.add(inp)
         ids.add(iid)
         instances.append({"id": iid, "input": inp, "output": list(outs)})
-    return {
-        "Contributors": ["crosstask demo generator"],
-        "Source": ["crosstask_demo"],
-        "URL": [],
-        "Categories": [spec.category],
-        "Reasoning": [],
-        "Definition": [spec.definition],
-        "Input_language": ["English"],
-        "Output_language": ["English"],
-        "Instruction_language": ["English"],
-        "Domains": ["Synthetic"],
-        "Positive Examples": positive,
-        "Negative Examples": negative,
-        "Instances": instances,
-        "Instance License": ["Unknown"],
-    }
+    return {"Contributors": ["crosstask demo generator"], "Source": ["crosstask_demo"], "URL": [],
+            "Categories": [spec.category], "Reasoning": [], "Definition": [spec.definition],
+            "Input_language": ["English"], "Output_language": ["English"], "Instruction_language": ["English"],
+            "Domains": ["Synthetic"], "Positive Examples": positive, "Negative Examples": negative,
+            "Instances": instances, "Instance License": ["Unknown"]}
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -498,9 +463,14 @@ def write_demo_benchmark(root: str | Path, seed: int = 0, instances_per_task: in
             if not root.exists():
                 raise
             old = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".old", dir=root.parent))
-            os.replace(root, old / "data")
-            os.rename(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
+            os.replace(root, old / "data")  # swap: the previous tree is moved aside, then deleted
+            try:
+                os.rename(tmp, root)
+            except OSError:
+                os.replace(old / "data", root)
+                raise
+            finally:
+                shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -24,8 +24,8 @@ def parse_record(raw: Any, path: Path, position: int, task: str = "") -> T0Recor
     text, outputs, meta = raw
     if not isinstance(text, str):
         raise DataFormatError(path, f"{where}[0] (input)", f"expected str, got {type(text).__name__}")
-    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
-        raise DataFormatError(path, f"{where}[1] (outputs)", "expected a list of str")
+    if not isinstance(outputs, list) or not outputs or not all(isinstance(o, str) for o in outputs):
+        raise DataFormatError(path, f"{where}[1] (outputs)", "expected a non-empty list of str")
     if not isinstance(meta, str) or meta.count("|") < 3:
         raise DataFormatError(path, f"{where}[2] (id)", f"expected \"dataset|split|template|#idx\", got {meta!r}")
     # templates may themselves contain '|': dataset and split are the first two fields, index the last
