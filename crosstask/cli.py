@@ -25,6 +25,25 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo-seed", type=int, default=0, help="seed of the demo benchmark (default 0)")
 
 
+def _add_prompt_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--num-pos", type=_non_negative, default=0, help="positive demonstrations in the prompt")
+    parser.add_argument("--num-neg", type=_non_negative, default=0, help="negative demonstrations in the prompt")
+    parser.add_argument("--explanations", action="store_true", help="include demonstration explanations")
+    parser.add_argument("--label-mode", choices=["instances", "examples"], default="instances",
+                        help="test-task label spaces: all instances (seed; leaks test labels) or examples only")
+    parser.add_argument("--max-test-instances", type=_non_negative, default=100)
+    parser.add_argument("--all-languages", action="store_true", help="keep non-English tasks")
+    parser.add_argument("--seed", type=int, default=42)
+
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="default", help="hub id or local path (default: packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--trust-remote-code", action="store_true")
+    parser.add_argument("--max-length", type=int, default=256, help="max source / pair length in tokens")
+    parser.add_argument("--max-target-length", type=int, default=64)
+    _add_prompt_args(parser)
+
+
 def _superni_dir(args: argparse.Namespace) -> Path:
     if args.demo:
         from crosstask.data.demo import ensure_demo_benchmark
@@ -79,6 +98,77 @@ def cmd_baselines(args: argparse.Namespace) -> None:
     print(metrics_table(results))
 
 
+def _data_config(args: argparse.Namespace):
+    from crosstask.data.benchmark import DataConfig
+    return DataConfig(data=args.data, demo=args.demo, demo_seed=args.demo_seed,
+                      max_train_instances=getattr(args, "max_train_instances", 100),
+                      max_test_instances=args.max_test_instances, dev_tasks=getattr(args, "dev_tasks", 0),
+                      max_dev_instances=getattr(args, "max_dev_instances", 50), label_mode=args.label_mode,
+                      max_train_labels=getattr(args, "max_train_labels", None),
+                      english_only=not args.all_languages, seed=args.seed)
+
+
+def _prompt_config(args: argparse.Namespace):
+    from crosstask.data.prompts import PromptConfig
+    return PromptConfig(args.num_pos, args.num_neg, args.explanations)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from crosstask import pipeline
+    from crosstask.training.trainer import TrainingArguments
+
+    training = TrainingArguments(
+        output_dir=args.output, epochs=args.epochs, batch_size=args.batch_size, grad_accum=args.grad_accum,
+        lr=args.lr, head_lr=args.head_lr, weight_decay=args.weight_decay, scheduler=args.scheduler,
+        warmup_ratio=args.warmup_ratio, seed=args.seed, save_every=args.save_every, eval_every=args.eval_every,
+        max_steps=args.max_steps, resume=args.resume)
+    if args.kind == "classifier":
+        from crosstask.models.classifier import ClassifierConfig
+        from crosstask.training.classifier import ClassifierTrainingConfig
+        from crosstask.training.pairs import PairConfig
+        config = ClassifierTrainingConfig(
+            ClassifierConfig(args.model, args.pooling, args.dropout, args.trust_remote_code),
+            PairConfig(args.negatives, args.mix_gen, args.gen_negatives, args.seed), _prompt_config(args), args.max_length)
+    else:
+        from crosstask.models.generator import GeneratorConfig
+        from crosstask.training.generator import GeneratorTrainingConfig
+        config = GeneratorTrainingConfig(
+            GeneratorConfig(args.model, args.trust_remote_code, args.max_length, args.max_target_length),
+            _prompt_config(args), args.mix_gen)
+    summary = pipeline.train(args.kind, _data_config(args), config, training)
+    print(f"trained {args.kind}: {summary['steps']} steps, best dev {summary['best_dev']} at step "
+          f"{summary['best_step']}; model in {summary['model_dir']}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from crosstask import pipeline
+    from crosstask.reporting.tables import results_markdown
+
+    report = pipeline.evaluate(_data_config(args), args.output, args.classifier, args.generator, fair=not args.no_fair,
+                               n_best=args.n_best, max_length=args.max_length, max_new_tokens=args.max_target_length,
+                               batch_size=args.batch_size, prompt=_prompt_config(args))
+    print(results_markdown(report))
+    print(f"predictions, metrics.json and results.md in {args.output}")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from crosstask.reporting.plots import plot_em, plot_pair_counts
+
+    evals = dict(_named_path(v) for v in args.eval)
+    trains = dict(_named_path(v) for v in args.train or [])
+    written = [plot_em(evals, Path(args.out) / "em.png")]
+    if trains:
+        written.append(plot_pair_counts(trains, Path(args.out) / "pairs.png"))
+    print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _named_path(value: str) -> tuple[str, Path]:
+    name, sep, path = value.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {value!r}")
+    return name, Path(path)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """The main job on the packaged demo benchmark, offline: data summary, then baselines."""
     from crosstask.data import summary
@@ -125,6 +215,58 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--format", choices=["markdown", "json"], default="markdown")
     base.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     base.set_defaults(func=cmd_baselines)
+
+    train = commands.add_parser("train", help="train a classifier or a generator on SuperNI training tasks",
+                                description="Train on the training split (minus held-out dev tasks); the best "
+                                            "checkpoint by dev EM is exported to OUTPUT/best.")
+    train.add_argument("kind", choices=["classifier", "generator"])
+    _add_data_args(train)
+    _add_model_args(train)
+    train.add_argument("--output", required=True, help="run directory (checkpoints, best/, final/, logs)")
+    train.add_argument("--epochs", type=int, default=1)
+    train.add_argument("--batch-size", type=int, default=16, help="global batch per micro-step (over all processes)")
+    train.add_argument("--grad-accum", type=int, default=1)
+    train.add_argument("--lr", type=float, default=5e-5)
+    train.add_argument("--head-lr", type=float, default=None, help="classifier head learning rate (default: --lr)")
+    train.add_argument("--weight-decay", type=float, default=0.01)
+    train.add_argument("--scheduler", default="linear", help="linear, constant, cosine, ... (transformers names)")
+    train.add_argument("--warmup-ratio", type=float, default=0.0)
+    train.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: each epoch end)")
+    train.add_argument("--eval-every", type=int, default=0, help="dev evaluation every N steps (0: each epoch end)")
+    train.add_argument("--max-steps", type=int, default=None)
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    train.add_argument("--max-train-instances", type=_non_negative, default=100)
+    train.add_argument("--max-train-labels", type=int, default=None, help="only CLS training tasks with ≤ N labels")
+    train.add_argument("--dev-tasks", type=_non_negative, default=10, help="CLS training tasks held out for model selection")
+    train.add_argument("--max-dev-instances", type=_non_negative, default=20)
+    train.add_argument("--pooling", choices=["mean", "first"], default="mean")
+    train.add_argument("--dropout", type=float, default=0.2)
+    train.add_argument("--negatives", type=int, default=None, help="negatives per positive (default: all labels)")
+    train.add_argument("--mix-gen", action="store_true", help="'w/ GEN': add the generation tasks to training")
+    train.add_argument("--gen-negatives", default="matched",
+                       help="negatives for GEN tasks with --mix-gen: matched (CLS ratio), none (seed), or a number")
+    train.set_defaults(func=cmd_train)
+
+    ev = commands.add_parser("evaluate", help="evaluate a classifier and/or generator on the unseen test tasks",
+                             description="Writes predictions-*.jsonl, metrics.json and results.md; baselines beside.")
+    _add_data_args(ev)
+    ev.add_argument("--classifier", help="classifier directory (or a training run directory)")
+    ev.add_argument("--generator", help="generator directory (or a training run directory)")
+    ev.add_argument("--output", required=True)
+    ev.add_argument("--no-fair", action="store_true", help="skip the fair generator (label-space ranking)")
+    ev.add_argument("--n-best", type=int, default=4, help="beam size / N-best for GEN tasks and reranking")
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--max-length", type=int, default=256)
+    ev.add_argument("--max-target-length", type=int, default=64)
+    _add_prompt_args(ev)
+    ev.set_defaults(func=cmd_evaluate)
+
+    rep = commands.add_parser("report", help="plots from evaluation and training runs")
+    rep.add_argument("--eval", action="append", required=True, metavar="NAME=metrics.json",
+                     help="an evaluation (repeatable); NAME like 'cls w/o GEN'")
+    rep.add_argument("--train", action="append", metavar="NAME=train_summary.json", help="a classifier training run")
+    rep.add_argument("--out", required=True, help="directory for the PNG plots")
+    rep.set_defaults(func=cmd_report)
 
     demo = commands.add_parser("demo", help="run the main job on the packaged demo benchmark (offline)",
                                description="Generate the demo benchmark if needed, summarise it, run the baselines.")

@@ -16,14 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from crosstask.data.tasktype import TEST_CLS_CATEGORIES, TEST_GEN_CATEGORIES
+
 GENERATOR_VERSION: str = "1"
 
-TEST_CLS_CATEGORIES: tuple[str, ...] = (
-    "Textual Entailment", "Cause Effect Classification", "Coreference Resolution",
-    "Dialogue Act Recognition", "Answerability Classification", "Word Analogy")
-TEST_GEN_CATEGORIES: tuple[str, ...] = (
-    "Title Generation", "Question Rewriting", "Keyword Tagging", "Data to Text",
-    "Overlap Extraction", "Grammar Error Correction")
 
 Maker = Callable[[random.Random], tuple[str, list[str]]]
 

@@ -115,12 +115,34 @@ def encode_segments(tokenizer, segments: Sequence[Segment], max_length: int) -> 
     Truncatable segments keep their beginning. If even the fixed segments do not fit, the last
     fixed segment (the candidate tail) keeps its end and everything truncatable is dropped.
     """
-    prefix, suffix = _special_tokens(tokenizer)
+    return PromptEncoder(tokenizer, max_length).encode(segments)
+
+class PromptEncoder:
+    """Encodes segment lists with one tokenizer, tokenising each distinct segment text only once
+    (definitions, inputs and candidate tails repeat across pairs)."""
+
+    def __init__(self, tokenizer, max_length: int):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.prefix, self.suffix = _special_tokens(tokenizer)
+        self._cache: dict[str, list[int]] = {}
+
+    def ids(self, text: str) -> list[int]:
+        cached = self._cache.get(text)
+        if cached is None:
+            cached = self._cache[text] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return cached
+
+    def encode(self, segments: Sequence[Segment]) -> list[int]:
+        return _join(self.prefix, self.suffix, [self.ids(s.text) for s in segments],
+                     [s.truncatable for s in segments], self.max_length)
+
+
+def _join(prefix, suffix, pieces: list[list[int]], truncatable: list[bool], max_length: int) -> list[int]:
     budget = max_length - len(prefix) - len(suffix)
-    pieces = [tokenizer(s.text, add_special_tokens=False)["input_ids"] for s in segments]
     try:
-        lengths = fit_lengths([len(p) for p in pieces], [s.truncatable for s in segments], budget)
+        lengths = fit_lengths([len(p) for p in pieces], truncatable, budget)
     except ValueError:
-        body = [i for p, s in zip(pieces, segments) if not s.truncatable for i in p]
+        body = [i for p, can in zip(pieces, truncatable) if not can for i in p]
         return [*prefix, *body[-budget:], *suffix]
     return [*prefix, *(i for piece, n in zip(pieces, lengths) for i in piece[:n]), *suffix]

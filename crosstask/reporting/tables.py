@@ -14,9 +14,10 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
-def metrics_table(results: dict[str, dict], metric_names: Sequence[str] = ("exact_match", "rougeL")) -> str:
-    """One row per system: overall metrics, then EM per category."""
-    categories = sorted({c for result in results.values() for c in result["per_category"]})
+def metrics_table(results: dict[str, dict], metric_names: Sequence[str] = ("exact_match", "rougeL"),
+                  per_category: bool = True) -> str:
+    """One row per system: overall metrics, then (optionally) EM per category."""
+    categories = sorted({c for result in results.values() for c in result["per_category"]}) if per_category else []
     headers = ["system", *(_label(m) for m in metric_names), "n", *(f"EM {c}" for c in categories)]
     rows = []
     for system, result in results.items():
@@ -31,3 +32,20 @@ def metrics_table(results: dict[str, dict], metric_names: Sequence[str] = ("exac
 
 def _label(metric: str) -> str:
     return {"exact_match": "EM", "rougeL": "ROUGE-L", "rouge1": "ROUGE-1", "soft_exact_match": "SoftEM"}.get(metric, metric)
+
+
+SCOPES = {"cls": "CLS test tasks (EM is the headline metric)", "gen": "GEN test tasks (ROUGE-L is the headline metric)",
+          "all": "All test tasks: classifier on CLS, generator on GEN (ROUGE-L)"}
+
+
+def results_markdown(report: dict) -> str:
+    """The evaluation report: one table per scope (cls / gen / all), systems as rows."""
+    lines = [f"Data: {report['data']['data'] or ('demo benchmark' if report['data']['demo'] else 'default')} "
+             f"(hash {report['data_hash']}); label spaces: `{report['label_space_mode']}`; "
+             f"{report['n_cls_tasks']} CLS / {report['n_gen_tasks']} GEN test tasks; "
+             f"{len(report.get('missing_test_tasks', []))} test tasks missing on disk."]
+    for scope, title in SCOPES.items():
+        rows = {name.split("/", 1)[1]: m for name, m in report["metrics"].items() if name.startswith(scope + "/")}
+        if rows:
+            lines += ["", f"### {title}", "", metrics_table(rows, per_category=scope != "all")]
+    return "\n".join(lines) + "\n"

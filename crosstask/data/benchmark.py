@@ -1,0 +1,79 @@
+"""SuperNI train / dev / test task sets for an experiment, typed and capped, from one config."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crosstask.data.superni import load_split
+from crosstask.data.tasktype import LabelSpaceMode, TaskTypeRule, TypedTask, type_task
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    data: str | None = None  # SuperNI dir or data root; None: $CROSSTASK_DATA or ../shared/data
+    demo: bool = False  # use the packaged demo benchmark instead
+    demo_seed: int = 0
+    max_train_instances: int = 100  # per training task: seeded shuffle, then the first N
+    max_test_instances: int = 100  # per test task: the first N (the official evaluation set)
+    dev_tasks: int = 0  # CLS training tasks held out as a dev set for model selection
+    max_dev_instances: int = 50
+    label_mode: str = "instances"  # label spaces of the *test* tasks (training tasks always use their instances)
+    max_labels: int = 100
+    max_train_labels: int | None = None  # keep only CLS training tasks with at most this many labels
+    english_only: bool = True  # the default track: tasks whose input and output language is English
+    seed: int = 42
+
+    def resolve_root(self) -> Path:
+        if self.demo:
+            from crosstask.data.demo import ensure_demo_benchmark
+            return ensure_demo_benchmark(seed=self.demo_seed)
+        from crosstask.data.location import resolve_dataset_dir
+        return resolve_dataset_dir(self.data, "superni")
+
+
+@dataclass
+class SuperNIData:
+    root: Path
+    train: list[TypedTask]
+    dev: list[TypedTask]
+    test: list[TypedTask]
+    missing: dict[str, list[str]] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Hash of the task files used (names and bytes): the data hash results are reported with."""
+        digest = hashlib.sha256()
+        for typed in sorted(self.train + self.dev + self.test, key=lambda t: t.name):
+            digest.update(typed.name.encode())
+            digest.update(Path(typed.task.source_path).read_bytes())
+        return digest.hexdigest()[:16]
+
+
+def _english(typed: TypedTask) -> bool:
+    task = typed.task
+    return set(task.input_language) <= {"English"} and set(task.output_language) <= {"English"}
+
+
+def load_superni_data(config: DataConfig) -> SuperNIData:
+    root = config.resolve_root()
+    rule = TaskTypeRule(max_labels=config.max_labels)
+    train_split = load_split(root, "train", max_instances=config.max_train_instances, seed=config.seed)
+    test_split = load_split(root, "test", max_instances=config.max_test_instances)
+    train = [type_task(t, LabelSpaceMode.INSTANCES, rule) for t in train_split.tasks]
+    test = [type_task(t, config.label_mode, rule) for t in test_split.tasks]
+    if config.english_only:
+        train, test = [t for t in train if _english(t)], [t for t in test if _english(t)]
+    if config.max_train_labels is not None:
+        train = [t for t in train if not t.is_cls or len(t.labels) <= config.max_train_labels]
+    dev_names = set(random.Random(config.seed).sample(sorted(t.name for t in train if t.is_cls),
+                                                      min(config.dev_tasks, sum(t.is_cls for t in train))))
+    dev = [_cap(t, config.max_dev_instances) for t in train if t.name in dev_names]
+    train = [t for t in train if t.name not in dev_names]
+    return SuperNIData(root, train, dev, test, {"train": train_split.missing, "test": test_split.missing})
+
+
+def _cap(typed: TypedTask, n: int) -> TypedTask:
+    from dataclasses import replace
+    return replace(typed, task=replace(typed.task, instances=typed.task.instances[:n]))

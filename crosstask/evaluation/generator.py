@@ -1,0 +1,58 @@
+"""Generator predictions: free generation (greedy / beam, N-best), the fair mode that ranks the label
+space by sequence log-likelihood, and classifier reranking of the generator's N-best."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from crosstask.data.prompts import PromptConfig, PromptEncoder, generator_segments
+from crosstask.data.tasktype import TypedTask, dedupe_labels
+from crosstask.evaluation.classifier import CandidatePrediction, predict_candidates
+from crosstask.evaluation.distributed import gather_shards, shard
+from crosstask.models.generator import generate, sequence_log_likelihoods
+
+
+def source_ids(task: TypedTask, text: str, encoder: PromptEncoder, prompt: PromptConfig) -> list[int]:
+    t = task.task
+    return encoder.encode(generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt))
+
+
+def predict_generator(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig,
+                      *, num_beams: int = 1, n_best: int = 1, max_new_tokens: int = 64, batch_size: int = 16,
+                      accelerator=None) -> list[CandidatePrediction]:
+    """Free generation; `candidates` holds the N-best list (deduplicated by normalised form), best first."""
+    items = shard([(t, i) for t in tasks for i in t.task.instances], accelerator)
+    sources = [source_ids(t, i.input, encoder, prompt) for t, i in items]
+    outputs = generate(model, tokenizer, sources, max_new_tokens=max_new_tokens, num_beams=max(num_beams, n_best),
+                       num_return_sequences=n_best, batch_size=batch_size) if sources else []
+    predictions = []
+    for (task, instance), beams in zip(items, outputs):
+        candidates = dedupe_labels(beams) or ("",)
+        predictions.append(CandidatePrediction(instance.id, task.name, task.task.category, candidates[0],
+                                               instance.outputs, candidates, ()))
+    return gather_shards(predictions, accelerator)
+
+
+def predict_fair(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig,
+                 *, length_normalize: bool = False, max_target_length: int = 64,
+                 accelerator=None) -> list[CandidatePrediction]:
+    """The fair generator: it gets the same label space as the classifier and picks the most likely label."""
+    items = shard([(t, i) for t in tasks for i in t.task.instances], accelerator)
+    predictions = []
+    for task, instance in items:
+        source = source_ids(task, instance.input, encoder, prompt)
+        scores = sequence_log_likelihoods(model, tokenizer, source, list(task.labels),
+                                          max_target_length=max_target_length, length_normalize=length_normalize)
+        best = max(range(len(scores)), key=scores.__getitem__) if scores else None
+        predictions.append(CandidatePrediction(instance.id, task.name, task.task.category,
+                                               task.labels[best] if best is not None else "", instance.outputs,
+                                               task.labels, tuple(scores)))
+    return gather_shards(predictions, accelerator)
+
+
+def rerank_with_classifier(nbest: Sequence[CandidatePrediction], classifier, tasks: Sequence[TypedTask],
+                           encoder: PromptEncoder, prompt: PromptConfig, accelerator=None) -> list[CandidatePrediction]:
+    """Let the classifier choose among the generator's N-best outputs of each instance."""
+    lists = {p.id: p.candidates for p in nbest}
+    return predict_candidates(classifier, tasks, encoder, prompt, candidates_for=lambda t, i: lists[i.id],
+                              accelerator=accelerator)

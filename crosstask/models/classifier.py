@@ -1,0 +1,120 @@
+"""Encoder-classifier: encoder + pooling + dropout + linear layer to 2 logits (incorrect, correct).
+
+Pooling defaults to `mean` (masked mean over tokens): the default backbone, all-MiniLM-L6-v2, was
+trained to produce mean-pooled sentence embeddings (its [CLS] vector was never trained for anything),
+and T5 encoders have no [CLS] token at all. `first` pools the first token, as BERT-style classifiers do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from crosstask.errors import CrosstaskError
+from crosstask.models.backbone import resolve_model
+
+CONFIG_FILE = "crosstask_classifier.json"
+HEAD_FILE = "classifier_head.safetensors"
+ENCODER_DIR = "encoder"
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    model: str = "default"
+    pooling: str = "mean"
+    dropout: float = 0.2
+    trust_remote_code: bool = False
+
+    def __post_init__(self):
+        if self.pooling not in ("mean", "first"):
+            raise CrosstaskError(f"pooling must be 'mean' or 'first', got {self.pooling!r}")
+
+
+def load_encoder(name_or_path: str, trust_remote_code: bool = False) -> nn.Module:
+    """The encoder of any backbone: T5 → T5EncoderModel, other seq2seq → its get_encoder(), else AutoModel."""
+    from transformers import AutoConfig, AutoModel, T5EncoderModel
+
+    path = resolve_model(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        if config.model_type in ("t5", "mt5", "umt5"):
+            return T5EncoderModel.from_pretrained(path)
+        model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except OSError as exc:
+        raise CrosstaskError(f"cannot load a model from {name_or_path!r}: {exc}") from None
+    return model.get_encoder() if config.is_encoder_decoder else model
+
+
+def _hidden_size(encoder: nn.Module) -> int:
+    config = encoder.config
+    for name in ("hidden_size", "d_model", "dim"):
+        if getattr(config, name, None):
+            return int(getattr(config, name))
+    raise CrosstaskError(f"cannot tell the hidden size of {type(encoder).__name__}")
+
+
+class EncoderClassifier(nn.Module):
+    def __init__(self, encoder: nn.Module, config: ClassifierConfig):
+        super().__init__()
+        self.encoder = encoder
+        self.config = config
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(_hidden_size(encoder), 2)
+
+    @classmethod
+    def from_backbone(cls, config: ClassifierConfig) -> "EncoderClassifier":
+        return cls(load_encoder(config.model, config.trust_remote_code), config)
+
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.config.pooling == "first":
+            return hidden[:, 0]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(self.dropout(self.pool(hidden, attention_mask)))
+
+    def parameter_groups(self, lr: float, head_lr: float, weight_decay: float = 0.01) -> list[dict]:
+        """Optimizer groups: encoder at `lr`, head at `head_lr` (biases/norms without weight decay)."""
+        def split(module: nn.Module) -> tuple[list, list]:
+            decay, no_decay = [], []
+            for name, param in module.named_parameters():
+                if param.requires_grad:
+                    (no_decay if param.ndim < 2 else decay).append(param)
+            return decay, no_decay
+
+        groups = []
+        for module, rate, tag in ((self.encoder, lr, "encoder"), (self.head, head_lr, "head")):
+            decay, no_decay = split(module)
+            groups += [{"params": decay, "lr": rate, "weight_decay": weight_decay, "name": f"{tag}"},
+                       {"params": no_decay, "lr": rate, "weight_decay": 0.0, "name": f"{tag}_no_decay"}]
+        return [g for g in groups if g["params"]]
+
+    def save_pretrained(self, directory: str | Path, tokenizer=None) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(directory / ENCODER_DIR)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(directory / ENCODER_DIR)
+        save_file({k: v.detach().contiguous() for k, v in self.head.state_dict().items()}, directory / HEAD_FILE)
+        (directory / CONFIG_FILE).write_text(json.dumps({**asdict(self.config), "model": str(self.config.model)}, indent=2))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> "EncoderClassifier":
+        directory = Path(directory)
+        if not (directory / CONFIG_FILE).exists():
+            raise CrosstaskError(f"{directory} is not a crosstask classifier (no {CONFIG_FILE})")
+        config = ClassifierConfig(**json.loads((directory / CONFIG_FILE).read_text()))
+        model = cls(load_encoder(str(directory / ENCODER_DIR), config.trust_remote_code), config)
+        model.head.load_state_dict(load_file(directory / HEAD_FILE))
+        return model
+
+
+def is_classifier_dir(path: str | Path) -> bool:
+    return (Path(path) / CONFIG_FILE).exists()

@@ -1,0 +1,201 @@
+"""The text-to-text generator: seq2seq backbones as they are, encoder-only ones warm-started.
+
+`load_generator` gives a seq2seq model for any backbone: T5 / BART / ... checkpoints load as
+`AutoModelForSeq2SeqLM`; an encoder-only checkpoint (BERT, the default MiniLM) becomes a
+"bert2bert" `EncoderDecoderModel` whose encoder and decoder both start from the checkpoint, with
+new cross-attention. Sources are token ids (see `crosstask.data.prompts.encode_segments`); targets
+are encoded with `encode_target`, whose convention matches the model's `decoder_start_token_id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from crosstask.errors import CrosstaskError
+from crosstask.models.backbone import load_tokenizer, resolve_model
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Which backbone to use and how long sources and targets may be (in tokens)."""
+
+    model: str = "default"
+    trust_remote_code: bool = False
+    max_source_length: int = 256
+    max_target_length: int = 64
+
+
+def _warm_start_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int, int]:
+    """(decoder start, eos, pad) for a warm-started encoder-decoder: [CLS] starts, [SEP] ends."""
+    start = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    eos = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id
+    if start is None or eos is None or pad is None:
+        raise CrosstaskError("warm-starting an encoder-decoder needs a tokenizer with cls/bos, sep/eos and pad tokens")
+    return start, eos, pad
+
+
+def load_generator(name_or_path: str | Path, trust_remote_code: bool = False
+                   ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The generator and its tokenizer, in eval mode.
+
+    A seq2seq checkpoint (`config.is_encoder_decoder`: T5, BART, a directory written by
+    `save_generator`) loads as itself; an encoder-only one is warm-started into an
+    `EncoderDecoderModel` (encoder = decoder = the checkpoint, cross-attention newly initialised),
+    with decoder_start = [CLS], eos = [SEP] and pad set on both its config and generation config.
+    """
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM, EncoderDecoderModel
+
+    path = resolve_model(name_or_path)
+    tokenizer = load_tokenizer(name_or_path, trust_remote_code=trust_remote_code)
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        if config.model_type == "encoder-decoder":
+            model = EncoderDecoderModel.from_pretrained(path)
+        elif getattr(config, "is_encoder_decoder", False):
+            model = AutoModelForSeq2SeqLM.from_pretrained(path, trust_remote_code=trust_remote_code)
+        else:
+            model = EncoderDecoderModel.from_encoder_decoder_pretrained(
+                path, path, encoder_trust_remote_code=trust_remote_code, decoder_trust_remote_code=trust_remote_code)
+            start, eos, pad = _warm_start_ids(tokenizer)
+            for target in (model.config, model.generation_config):
+                target.decoder_start_token_id = start
+                target.eos_token_id = eos
+                target.pad_token_id = pad
+    except (OSError, ValueError) as exc:
+        raise CrosstaskError(f"cannot load a generator from {name_or_path!r}: {exc}") from None
+    model.eval()  # from_encoder_decoder_pretrained returns a model in training mode
+    return model, tokenizer
+
+
+def save_generator(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, directory: str | Path) -> None:
+    """Model (safetensors, config, generation config) and tokenizer into one directory."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+
+
+def encode_target(tokenizer: PreTrainedTokenizerBase, text: str, max_length: int) -> list[int]:
+    """Label ids for a target, ending with the tokenizer's end token, at most `max_length` long.
+
+    The tokenizer's own target encoding is used, except that a leading [CLS] is dropped when the
+    tokenizer's cls token is not also its bos token (BERT-style): [CLS] is the warm-started
+    model's decoder_start_token_id, which the model prepends itself when shifting labels right.
+    So BERT gives tokens + [SEP], T5 tokens + </s>, BART <s> + tokens + </s> (its decoder starts
+    with </s>), all consistent with `shift_tokens_right(labels, pad, decoder_start_token_id)`.
+    """
+    cls = tokenizer.cls_token_id
+    drop = int(cls is not None and cls != tokenizer.bos_token_id)
+    ids = tokenizer(text_target=text, truncation=True, max_length=max_length + drop)["input_ids"]
+    if drop and ids and ids[0] == cls:
+        ids = ids[1:]
+    return list(ids[:max_length])
+
+
+def _pad(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    width = max((len(row) for row in rows), default=0)
+    return torch.tensor([[*row, *[value] * (width - len(row))] for row in rows], dtype=torch.long)
+
+
+def seq2seq_collate(features: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad `input_ids` (with an attention mask) and, if present, `labels` (with -100)."""
+    inputs = [list(feature["input_ids"]) for feature in features]
+    batch = {"input_ids": _pad(inputs, pad_token_id),
+             "attention_mask": _pad([[1] * len(row) for row in inputs], 0)}
+    if features and "labels" in features[0]:
+        batch["labels"] = _pad([list(feature["labels"]) for feature in features], -100)
+    return batch
+
+
+@contextmanager
+def _evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode and no autograd for the block; the previous training flag is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sources: list[list[int]], *,
+             max_new_tokens: int = 64, num_beams: int = 1, num_return_sequences: int = 1,
+             batch_size: int = 16) -> list[list[str]]:
+    """Greedy (num_beams=1) or beam-search outputs: `num_return_sequences` stripped strings per
+    source, in input order. Sources are batched by length to limit padding."""
+    if num_return_sequences > num_beams:
+        raise ValueError(f"num_return_sequences ({num_return_sequences}) must be <= num_beams ({num_beams})")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else model.config.pad_token_id
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]), reverse=True)
+    outputs: list[list[str]] = [[] for _ in sources]
+    device = _device(model)
+    with _evaluating(model):
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            batch = seq2seq_collate([{"input_ids": sources[i]} for i in chunk], pad)
+            generated = model.generate(
+                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+                max_new_tokens=max_new_tokens, num_beams=num_beams, num_return_sequences=num_return_sequences,
+                do_sample=False)
+            texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
+            for k, i in enumerate(chunk):
+                outputs[i] = [t.strip() for t in texts[k * num_return_sequences:(k + 1) * num_return_sequences]]
+    return outputs
+
+
+def sequence_log_likelihoods(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, source: list[int],
+                             candidates: list[str], *, max_target_length: int = 64,
+                             length_normalize: bool = False) -> list[float]:
+    """log P(candidate | source) for each candidate: the sum over its target tokens (eos included,
+    see `encode_target`), or the per-token mean when `length_normalize`. The source is encoded once
+    and all candidates are scored in one decoder pass."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    if not candidates:
+        return []
+    device = _device(model)
+    labels = seq2seq_collate(
+        [{"input_ids": [], "labels": encode_target(tokenizer, c, max_target_length)} for c in candidates], 0
+    )["labels"].to(device)
+    with _evaluating(model):
+        input_ids = torch.tensor([source], dtype=torch.long, device=device)
+        attention_mask = torch.ones_like(input_ids)
+        encoded = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+        n = len(candidates)
+        hidden = encoded.last_hidden_state.expand(n, -1, -1)
+        logits = model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                       attention_mask=attention_mask.expand(n, -1),
+                       decoder_input_ids=model.prepare_decoder_input_ids_from_labels(labels=labels),
+                       use_cache=False).logits
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        mask = labels != -100
+        picked = log_probs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
+        scores = picked.sum(-1)
+        if length_normalize:
+            scores = scores / mask.sum(-1).clamp(min=1)
+    return scores.tolist()
+
+
+def rank_candidates(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, source: list[int],
+                    candidates: list[str], **kwargs) -> tuple[str, list[float]]:
+    """The most likely candidate (first on ties) and every candidate's score
+    (keyword arguments go to `sequence_log_likelihoods`)."""
+    if not candidates:
+        raise ValueError("rank_candidates needs at least one candidate")
+    scores = sequence_log_likelihoods(model, tokenizer, source, candidates, **kwargs)
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    return candidates[best], scores

@@ -1,0 +1,83 @@
+"""PNG plots: EM of each setting against baselines and the seed's T5 numbers; training pair counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crosstask.io import read_json
+
+# EM on the 64 unseen CLS tasks reported by the seed (METHODS.md), for reference lines.
+SEED_T5_EM = {
+    "T5-small": {"gen w/o GEN": 32.81, "gen w/ GEN": 31.05, "cls w/o GEN": 38.78, "cls w/ GEN": 39.11},
+    "T5-base": {"gen w/o GEN": 33.38, "gen w/ GEN": 33.11, "cls w/o GEN": 40.48, "cls w/ GEN": 40.36},
+}
+_SYSTEM_ORDER = ("cls/classifier", "cls/fair_generator", "cls/generator")
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def em_bars(evals: dict[str, Path]) -> tuple[list[tuple[str, float]], dict[str, float]]:
+    """(setting label, EM) bars from evaluation reports, and the baselines of the first report."""
+    bars, baselines = [], {}
+    for name, path in evals.items():
+        metrics = read_json(path)["metrics"]
+        for system in _SYSTEM_ORDER:
+            if system in metrics:
+                label = name if system != "cls/fair_generator" else f"{name} (fair)"
+                bars.append((label, metrics[system]["overall"]["exact_match"]))
+        if not baselines:
+            baselines = {k.split(":", 1)[1]: v["overall"]["exact_match"] for k, v in metrics.items()
+                         if k.startswith("cls/baseline:") and not k.endswith("copy_input")}
+    return bars, baselines
+
+
+def plot_em(evals: dict[str, Path], out: str | Path) -> Path:
+    plt = _pyplot()
+    bars, baselines = em_bars(evals)
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(bars) + 2), 4.5))
+    ax.bar(range(len(bars)), [v for _, v in bars], color="#4C72B0")
+    for i, (_, value) in enumerate(bars):
+        ax.text(i, value + 0.5, f"{value:.1f}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(bars)), [label for label, _ in bars], rotation=20, ha="right", fontsize=8)
+    styles = iter(["--", ":", "-."])
+    for name, value in baselines.items():
+        ax.axhline(value, color="gray", linestyle=next(styles, "--"), linewidth=1, label=f"{name} {value:.1f}")
+    for model, color in (("T5-small", "#DD8452"), ("T5-base", "#C44E52")):
+        ax.axhline(SEED_T5_EM[model]["cls w/o GEN"], color=color, linewidth=1,
+                   label=f"seed {model} cls w/o GEN {SEED_T5_EM[model]['cls w/o GEN']}")
+    ax.set_ylabel("EM on unseen CLS tasks")
+    ax.set_ylim(0, max([v for _, v in bars] + [50]) + 8)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title("Generator vs. encoder-classifier (EM)")
+    return _save(fig, out)
+
+
+def plot_pair_counts(trains: dict[str, Path], out: str | Path) -> Path:
+    plt = _pyplot()
+    names = list(trains)
+    counts = [read_json(trains[n]).get("pairs", {}) for n in names]
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(names) + 2), 4))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [c.get("positive", 0) for c in counts], width=0.4, label="positive", color="#55A868")
+    ax.bar([x + 0.2 for x in xs], [c.get("negative", 0) for c in counts], width=0.4, label="negative", color="#C44E52")
+    ax.set_xticks(list(xs), names, rotation=15, ha="right", fontsize=8)
+    ax.set_ylabel("classifier training pairs")
+    ax.set_title("Positive / negative pairs per setting")
+    ax.legend()
+    return _save(fig, out)
+
+
+def _save(fig, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=120)
+    _pyplot().close(fig)
+    tmp.replace(out)
+    return out
