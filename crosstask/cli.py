@@ -146,7 +146,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     report = pipeline.evaluate(_data_config(args), args.output, args.classifier, args.generator, fair=not args.no_fair,
                                n_best=args.n_best, max_length=args.max_length, max_new_tokens=args.max_target_length,
-                               batch_size=args.batch_size, prompt=_prompt_config(args))
+                               batch_size=args.batch_size, prompt=_prompt_config(args), scope=args.tasks)
     print(results_markdown(report))
     print(f"predictions, metrics.json and results.md in {args.output}")
 
@@ -170,17 +170,44 @@ def _named_path(value: str) -> tuple[str, Path]:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    """The main job on the packaged demo benchmark, offline: data summary, then baselines."""
+    """The main job on the packaged demo benchmark, offline: data summary, train a classifier and a
+    generator with the packaged default model, evaluate both beside the baselines, plot."""
+    from crosstask import pipeline
     from crosstask.data import summary
-    from crosstask.data.demo import ensure_demo_benchmark
+    from crosstask.data.benchmark import DataConfig
+    from crosstask.models.classifier import ClassifierConfig
+    from crosstask.models.generator import GeneratorConfig
+    from crosstask.reporting.plots import plot_em
+    from crosstask.reporting.tables import results_markdown
+    from crosstask.training.classifier import ClassifierTrainingConfig
+    from crosstask.training.generator import GeneratorTrainingConfig
+    from crosstask.training.pairs import PairConfig
+    from crosstask.training.trainer import TrainingArguments
 
-    root = ensure_demo_benchmark(seed=args.demo_seed)
-    print(summary.render_superni(summary.summarize_superni(root)), end="\n\n")
-    for tasks in ("cls", "gen"):
-        cmd_baselines(argparse.Namespace(
-            demo=True, demo_seed=args.demo_seed, data=None, split="test", tasks=tasks, label_mode="instances",
-            max_labels=100, max_instances=100, baseline=None, seed=args.seed, format="markdown", json=None))
-        print()
+    out = Path(args.output)
+    data = DataConfig(demo=True, demo_seed=args.demo_seed, max_train_instances=args.train_instances, dev_tasks=2,
+                      max_dev_instances=20, max_test_instances=args.test_instances, seed=args.seed)
+    print(summary.render_superni(summary.summarize_superni(data.resolve_root())), end="\n\n")
+    runs = {
+        "classifier": (ClassifierTrainingConfig(ClassifierConfig(args.model), PairConfig(seed=args.seed), max_length=128),
+                       TrainingArguments(str(out / "classifier"), epochs=2, batch_size=16, lr=5e-5, head_lr=1e-3,
+                                         warmup_ratio=0.06, seed=args.seed, resume=True)),
+        "generator": (GeneratorTrainingConfig(GeneratorConfig(args.model, max_source_length=128, max_target_length=16),
+                                              mix_gen=True),
+                      TrainingArguments(str(out / "generator"), epochs=3, batch_size=16, lr=2e-4, warmup_ratio=0.06,
+                                        seed=args.seed, resume=True)),
+    }
+    for kind, (config, training) in runs.items():
+        if (Path(training.output_dir) / "train_summary.json").exists() and not args.fresh:
+            print(f"{kind}: reusing {training.output_dir} (pass --fresh to retrain)")
+            continue
+        print(f"training the {kind} on the demo training tasks ...")
+        pipeline.train(kind, data, config, training)
+    report = pipeline.evaluate(data, out / "eval", str(out / "classifier"), str(out / "generator"), max_length=128,
+                               max_new_tokens=16, n_best=4)
+    print(results_markdown(report))
+    plot = plot_em({"demo": out / "eval" / "metrics.json"}, out / "em.png")
+    print(f"predictions, metrics.json, results.md in {out / 'eval'}; plot {plot}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--classifier", help="classifier directory (or a training run directory)")
     ev.add_argument("--generator", help="generator directory (or a training run directory)")
     ev.add_argument("--output", required=True)
+    ev.add_argument("--tasks", choices=["cls", "all"], default="all",
+                    help="cls: CLS test tasks only; all: also GEN tasks (N-best, reranking, combined score)")
     ev.add_argument("--no-fair", action="store_true", help="skip the fair generator (label-space ranking)")
     ev.add_argument("--n-best", type=int, default=4, help="beam size / N-best for GEN tasks and reranking")
     ev.add_argument("--batch-size", type=int, default=64)
@@ -269,15 +298,34 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     demo = commands.add_parser("demo", help="run the main job on the packaged demo benchmark (offline)",
-                               description="Generate the demo benchmark if needed, summarise it, run the baselines.")
+                               description="Generate the demo benchmark, train a classifier and a generator on it with the "
+                                           "packaged model, evaluate both beside the heuristic baselines, plot.")
     demo.add_argument("--demo-seed", type=int, default=0, help="seed of the demo benchmark (default 0)")
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--model", default="default", help="backbone (default: packaged all-MiniLM-L6-v2)")
+    demo.add_argument("--output", default="runs/demo", help="run directory (default runs/demo)")
+    demo.add_argument("--train-instances", type=_non_negative, default=60)
+    demo.add_argument("--test-instances", type=_non_negative, default=30)
+    demo.add_argument("--fresh", action="store_true", help="retrain even if a finished run exists")
     demo.set_defaults(func=cmd_demo)
     return parser
 
 
+def _quiet_libraries() -> None:
+    """Keep library chatter (load reports, length warnings, deprecations) out of the user's way."""
+    import warnings
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        from transformers.utils import logging as hf_logging
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_libraries()
     try:
         args.func(args)
     except CrosstaskError as exc:

@@ -26,15 +26,15 @@ def provenance(data_config: DataConfig, fingerprint: str) -> dict:
 
 def train(kind: str, data_config: DataConfig, model_config, args, accelerator=None) -> dict:
     """Train a classifier (`model_config`: ClassifierTrainingConfig) or generator (GeneratorTrainingConfig)."""
-    from accelerate import Accelerator
+    from crosstask.training.trainer import make_accelerator
 
-    accelerator = accelerator or Accelerator()
+    accelerator = accelerator or make_accelerator()
     data = load_superni_data(data_config)
     if not data.train:
         raise CrosstaskError(f"no training tasks selected from {data.root}")
     output = Path(args.output_dir)
     meta = {**provenance(data_config, data.fingerprint()), "kind": kind, "config": asdict(model_config),
-            "training": asdict(args), "train_tasks": len(data.train), "dev_tasks": [t.name for t in data.dev]}
+            "training": asdict(args), "processes": accelerator.num_processes, "train_tasks": len(data.train), "dev_tasks": [t.name for t in data.dev]}
     if accelerator.is_main_process:
         atomic_write_json(output / "run_config.json", meta)
     if kind == "classifier":
@@ -69,11 +69,11 @@ def _prediction_rows(predictions) -> list[dict]:
 
 def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | None = None,
              generator: str | None = None, *, fair: bool = True, n_best: int = 4, max_length: int = 256,
-             max_new_tokens: int = 64, batch_size: int = 64, prompt=None, accelerator=None) -> dict:
-    """Evaluate a classifier and/or a generator on the test tasks, baselines beside. Writes
+             max_new_tokens: int = 64, batch_size: int = 64, prompt=None, scope: str = "all",
+             accelerator=None) -> dict:
+    """Evaluate a classifier and/or a generator on the test tasks (`scope`: "cls" = CLS tasks only, "all" adds
+    the GEN tasks: generator N-best, classifier reranking, the combined score), baselines beside. Writes
     predictions-<system>.jsonl, metrics.json and results.md under `output_dir`."""
-    from accelerate import Accelerator
-
     from crosstask.data.prompts import PromptConfig, PromptEncoder
     from crosstask.evaluation.baselines import run_baselines
     from crosstask.evaluation.metrics import aggregate
@@ -81,11 +81,13 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
 
     if not classifier and not generator:
         raise CrosstaskError("nothing to evaluate: pass a classifier and/or a generator")
-    accelerator = accelerator or Accelerator()
+    from crosstask.training.trainer import make_accelerator
+
+    accelerator = accelerator or make_accelerator()
     prompt = prompt or PromptConfig()
     data = load_superni_data(data_config)
     cls_tasks = [t for t in data.test if t.is_cls]
-    gen_tasks = [t for t in data.test if not t.is_cls]
+    gen_tasks = [t for t in data.test if not t.is_cls] if scope == "all" else []
     predictions: dict[str, list] = {}
     clf = gen = None
     if classifier:
@@ -118,6 +120,11 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
                 from crosstask.evaluation.generator import rerank_with_classifier
                 predictions["gen/generator_reranked"] = rerank_with_classifier(nbest, clf, gen_tasks, clf_encoder, prompt,
                                                                                accelerator=accelerator)
+    from crosstask.evaluation.calibration import calibrate
+    if "cls/classifier" in predictions:
+        predictions["cls/classifier+calibrated"] = calibrate(predictions["cls/classifier"])
+    if "cls/fair_generator" in predictions:
+        predictions["cls/fair_generator+calibrated"] = calibrate(predictions["cls/fair_generator"], probabilities=False)
     if "cls/classifier" in predictions and "gen/generator_beam" in predictions:
         predictions["all/combined"] = predictions["cls/classifier"] + predictions["gen/generator_beam"]
 

@@ -180,9 +180,18 @@ def test_write_replaces_existing_dir_atomically(tmp_path: Path) -> None:
 
 def test_default_root_respects_cache_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CROSSTASK_CACHE", str(tmp_path))
-    assert default_demo_root(7) == tmp_path / "demo" / f"seed7-v{GENERATOR_VERSION}"
+    seven = default_demo_root(7)
+    assert seven.parent == tmp_path / "demo" and seven.name.startswith(f"seed7-n60-v{GENERATOR_VERSION}-")
     monkeypatch.delenv("CROSSTASK_CACHE")
-    assert default_demo_root() == Path.home() / ".cache" / "crosstask" / "demo" / f"seed0-v{GENERATOR_VERSION}"
+    home = default_demo_root(0, 30)
+    assert home.parent == Path.home() / ".cache" / "crosstask" / "demo" and home.name.startswith("seed0-n30-")
+
+
+def test_cache_key_changes_with_generator_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import crosstask.data.demo as demo
+    before = demo.default_demo_root()
+    monkeypatch.setattr(demo, "_source_hash", lambda: "deadbeef")
+    assert demo.default_demo_root() != before and demo.default_demo_root().name.endswith("-deadbeef")
 
 
 @pytest.mark.parametrize("mode", ["instances", "examples"])

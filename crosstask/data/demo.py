@@ -473,16 +473,22 @@ def write_demo_benchmark(root: str | Path, seed: int = 0, instances_per_task: in
     return root
 
 
-def default_demo_root(seed: int = 0) -> Path:
-    """`$CROSSTASK_CACHE/demo/seed{seed}-v{GENERATOR_VERSION}`, or the same under ~/.cache/crosstask."""
+def _source_hash() -> str:
+    """Hash of this module's code: any change to the generator gets a fresh cache directory."""
+    import hashlib
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
+
+
+def default_demo_root(seed: int = 0, instances_per_task: int = 60) -> Path:
+    """`$CROSSTASK_CACHE/demo/seed{seed}-n{N}-v{GENERATOR_VERSION}-{code hash}`, else under ~/.cache/crosstask."""
     cache = os.environ.get("CROSSTASK_CACHE")
     base = Path(cache).expanduser() if cache else Path.home() / ".cache" / "crosstask"
-    return base / "demo" / f"seed{seed}-v{GENERATOR_VERSION}"
+    return base / "demo" / f"seed{seed}-n{instances_per_task}-v{GENERATOR_VERSION}-{_source_hash()}"
 
 
 def ensure_demo_benchmark(root: str | Path | None = None, seed: int = 0, instances_per_task: int = 60) -> Path:
     """Return `root` (default: `default_demo_root(seed)`) if it already holds a benchmark, else write one there."""
-    root = default_demo_root(seed) if root is None else Path(root).expanduser()
+    root = default_demo_root(seed, instances_per_task) if root is None else Path(root).expanduser()
     if (root / "splits" / "default" / "test_tasks.txt").is_file():
         return root
     return write_demo_benchmark(root, seed, instances_per_task)

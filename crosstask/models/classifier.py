@@ -47,7 +47,15 @@ def load_encoder(name_or_path: str, trust_remote_code: bool = False) -> nn.Modul
         model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
     except OSError as exc:
         raise CrosstaskError(f"cannot load a model from {name_or_path!r}: {exc}") from None
-    return model.get_encoder() if config.is_encoder_decoder else model
+    return drop_pooler(model.get_encoder() if config.is_encoder_decoder else model)
+
+
+def drop_pooler(model: nn.Module) -> nn.Module:
+    """Remove a BERT-style pooler: crosstask pools itself, and parameters that get no gradient make
+    DistributedDataParallel fail."""
+    if getattr(model, "pooler", None) is not None:
+        model.pooler = None
+    return model
 
 
 def _hidden_size(encoder: nn.Module) -> int:

@@ -73,6 +73,10 @@ def load_generator(name_or_path: str | Path, trust_remote_code: bool = False
                 target.pad_token_id = pad
     except (OSError, ValueError) as exc:
         raise CrosstaskError(f"cannot load a generator from {name_or_path!r}: {exc}") from None
+    from crosstask.models.classifier import drop_pooler
+
+    if hasattr(model, "encoder"):
+        drop_pooler(model.encoder)  # a warm-started BERT encoder's pooler is never used
     model.eval()  # from_encoder_decoder_pretrained returns a model in training mode
     return model, tokenizer
 

@@ -63,6 +63,9 @@ def train_classifier(train_tasks: Sequence[TypedTask], config: ClassifierTrainin
     from crosstask.models.backbone import load_tokenizer
 
     tokenizer = tokenizer or load_tokenizer(config.model.model, config.model.trust_remote_code)
+    from accelerate.utils import set_seed
+
+    set_seed(args.seed)  # the new head / cross-attention weights depend on it
     model = EncoderClassifier.from_backbone(config.model)
     encoder = PromptEncoder(tokenizer, config.max_length)
     pairs = build_pairs(train_tasks, config.pairs)

@@ -37,6 +37,9 @@ def train_generator(train_tasks: Sequence[TypedTask], config: GeneratorTrainingC
     from crosstask.evaluation.generator import predict_generator
     from crosstask.evaluation.metrics import aggregate
 
+    from accelerate.utils import set_seed
+
+    set_seed(args.seed)  # the new head / cross-attention weights depend on it
     model, tokenizer = load_generator(config.model.model, config.model.trust_remote_code)
     model.train()
     encoder = PromptEncoder(tokenizer, config.model.max_source_length)

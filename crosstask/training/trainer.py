@@ -79,16 +79,25 @@ def _checkpoints(output_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
+def make_accelerator():
+    """An Accelerator that also runs multi-process on CPU (gloo) under torchrun / accelerate launch:
+    accelerate only looks for a CPU process group when told the run is CPU-only."""
+    from accelerate import Accelerator
+
+    has_accelerator = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available()) \
+        or torch.backends.mps.is_available()
+    return Accelerator(cpu=not has_accelerator)
+
+
 class Trainer:
     def __init__(self, model: nn.Module, features: Sequence[dict], collate: Callable[[list[dict]], dict],
                  loss_fn: LossFn, args: TrainingArguments, save_fn: SaveFn,
                  param_groups: list[dict] | None = None, evaluate_fn: EvalFn | None = None, accelerator=None):
-        from accelerate import Accelerator
         from accelerate.utils import set_seed
 
         self.args, self.features, self.collate, self.loss_fn = args, features, collate, loss_fn
         self.save_fn, self.evaluate_fn = save_fn, evaluate_fn
-        self.accelerator = accelerator or Accelerator()
+        self.accelerator = accelerator or make_accelerator()
         set_seed(args.seed)
         self.output_dir = Path(args.output_dir)
         groups = param_groups or [{"params": [p for p in model.parameters() if p.requires_grad], "lr": args.lr}]
@@ -200,4 +209,6 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad()
+        if acc.num_processes > 1:  # log the loss of the whole global batch, not of this process's share
+            total = acc.reduce(torch.tensor(total, device=acc.device), reduction="mean").item()
         return total
