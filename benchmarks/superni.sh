@@ -9,8 +9,8 @@ DATA=${DATA:-../shared/data/superni}
 CT=.venv/bin/crosstask
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 mkdir -p "$OUT"
-COMMON="--data $DATA --max-length 192 --label-mode instances"
-TRAIN="$COMMON --max-train-instances 8 --max-train-labels 10 --dev-tasks 10 --max-dev-instances 20 --epochs 1 --batch-size 16 --warmup-ratio 0.06 --save-every 200 --eval-every 200"
+COMMON="--data $DATA --max-length 160 --label-mode instances --mixed-precision bf16"
+TRAIN="$COMMON --max-train-instances 6 --max-train-labels 10 --dev-tasks 10 --max-dev-instances 20 --epochs 1 --batch-size 16 --warmup-ratio 0.06 --save-every 200 --eval-every 200"
 
 run() {  # name, then the command; skipped when $OUT/name.done exists
   local name=$1; shift
@@ -25,7 +25,7 @@ for setting in ${SETTINGS:-cls_nogen_s42 gen_nogen_s42 cls_gen_s42 gen_gen_s42 c
   kind=${setting%%_*}; rest=${setting#*_}; mix=${rest%%_*}; seed=${rest##*_s}
   flags=""; [ "$mix" = gen ] && flags="--mix-gen"
   if [ "$kind" = cls ]; then
-    run "train_$setting" $CT train classifier $TRAIN $flags --seed "$seed" --negatives 3 --lr 5e-5 --head-lr 1e-3 --output "$OUT/$setting"
+    run "train_$setting" $CT train classifier $TRAIN $flags --seed "$seed" --negatives 2 --lr 5e-5 --head-lr 1e-3 --output "$OUT/$setting"
     run "eval_$setting" $CT evaluate $COMMON --seed "$seed" --classifier "$OUT/$setting" --tasks cls --output "$OUT/$setting/eval"
   else
     run "train_$setting" $CT train generator $TRAIN $flags --seed "$seed" --lr 1e-4 --max-target-length 32 --output "$OUT/$setting"

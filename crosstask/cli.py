@@ -36,6 +36,11 @@ def _add_prompt_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42)
 
 
+def _add_precision_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no",
+                        help="autocast matmuls (bf16: GPUs, and CPUs with AMX / AVX512-BF16)")
+
+
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", help="hub id or local path (default: packaged all-MiniLM-L6-v2)")
     parser.add_argument("--trust-remote-code", action="store_true")
@@ -121,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         output_dir=args.output, epochs=args.epochs, batch_size=args.batch_size, grad_accum=args.grad_accum,
         lr=args.lr, head_lr=args.head_lr, weight_decay=args.weight_decay, scheduler=args.scheduler,
         warmup_ratio=args.warmup_ratio, seed=args.seed, save_every=args.save_every, eval_every=args.eval_every,
-        max_steps=args.max_steps, resume=args.resume)
+        max_steps=args.max_steps, resume=args.resume, mixed_precision=args.mixed_precision)
     if args.kind == "classifier":
         from crosstask.models.classifier import ClassifierConfig
         from crosstask.training.classifier import ClassifierTrainingConfig
@@ -144,9 +149,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from crosstask import pipeline
     from crosstask.reporting.tables import results_markdown
 
-    report = pipeline.evaluate(_data_config(args), args.output, args.classifier, args.generator, fair=not args.no_fair,
-                               n_best=args.n_best, max_length=args.max_length, max_new_tokens=args.max_target_length,
-                               batch_size=args.batch_size, prompt=_prompt_config(args), scope=args.tasks)
+    options = pipeline.EvalOptions(fair=not args.no_fair, n_best=args.n_best, max_length=args.max_length,
+                                   max_new_tokens=args.max_target_length, batch_size=args.batch_size,
+                                   scope=args.tasks, mixed_precision=args.mixed_precision)
+    report = pipeline.evaluate(_data_config(args), args.output, args.classifier, args.generator, options,
+                               prompt=_prompt_config(args))
     print(results_markdown(report))
     print(f"predictions, metrics.json and results.md in {args.output}")
 
@@ -203,8 +210,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
             continue
         print(f"training the {kind} on the demo training tasks ...")
         pipeline.train(kind, data, config, training)
-    report = pipeline.evaluate(data, out / "eval", str(out / "classifier"), str(out / "generator"), max_length=128,
-                               max_new_tokens=16, n_best=4)
+    report = pipeline.evaluate(data, out / "eval", str(out / "classifier"), str(out / "generator"),
+                               pipeline.EvalOptions(max_length=128, max_new_tokens=16, n_best=4))
     print(results_markdown(report))
     plot = plot_em({"demo": out / "eval" / "metrics.json"}, out / "em.png")
     print(f"predictions, metrics.json, results.md in {out / 'eval'}; plot {plot}")
@@ -272,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--mix-gen", action="store_true", help="'w/ GEN': add the generation tasks to training")
     train.add_argument("--gen-negatives", default="matched",
                        help="negatives for GEN tasks with --mix-gen: matched (CLS ratio), none (seed), or a number")
+    _add_precision_arg(train)
     train.set_defaults(func=cmd_train)
 
     ev = commands.add_parser("evaluate", help="evaluate a classifier and/or generator on the unseen test tasks",
@@ -288,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-length", type=int, default=256)
     ev.add_argument("--max-target-length", type=int, default=64)
     _add_prompt_args(ev)
+    _add_precision_arg(ev)
     ev.set_defaults(func=cmd_evaluate)
 
     rep = commands.add_parser("report", help="plots from evaluation and training runs")

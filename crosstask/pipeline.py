@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from crosstask import __version__
@@ -28,7 +28,7 @@ def train(kind: str, data_config: DataConfig, model_config, args, accelerator=No
     """Train a classifier (`model_config`: ClassifierTrainingConfig) or generator (GeneratorTrainingConfig)."""
     from crosstask.training.trainer import make_accelerator
 
-    accelerator = accelerator or make_accelerator()
+    accelerator = accelerator or make_accelerator(args.mixed_precision)
     data = load_superni_data(data_config)
     if not data.train:
         raise CrosstaskError(f"no training tasks selected from {data.root}")
@@ -67,72 +67,91 @@ def _prediction_rows(predictions) -> list[dict]:
             for p in predictions]
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    fair: bool = True  # also run the fair generator (label-space ranking)
+    n_best: int = 4  # beam size / N-best for GEN tasks and classifier reranking
+    max_length: int = 256
+    max_new_tokens: int = 64
+    batch_size: int = 64
+    scope: str = "all"  # "cls": CLS test tasks only; "all": also GEN tasks (N-best, reranking, combined)
+    mixed_precision: str = "no"
+
+
+def _classifier_predictions(path, cls_tasks, prompt, options, accelerator):
+    from crosstask.data.prompts import PromptEncoder
+    from crosstask.evaluation.classifier import predict_candidates
+    from crosstask.models.backbone import load_tokenizer
+    from crosstask.models.classifier import EncoderClassifier
+
+    path = model_dir(path)
+    model = EncoderClassifier.from_pretrained(path).to(accelerator.device).eval()
+    encoder = PromptEncoder(load_tokenizer(path / "encoder"), options.max_length)
+    predictions = predict_candidates(model, cls_tasks, encoder, prompt, batch_size=options.batch_size,
+                                     accelerator=accelerator)
+    return model, encoder, predictions
+
+
+def _generator_predictions(path, cls_tasks, gen_tasks, prompt, options, accelerator) -> dict[str, list]:
+    from crosstask.data.prompts import PromptEncoder
+    from crosstask.evaluation.generator import predict_fair, predict_generator
+    from crosstask.models.generator import load_generator
+
+    model, tokenizer = load_generator(model_dir(path))
+    model.to(accelerator.device)
+    encoder = PromptEncoder(tokenizer, options.max_length)
+    out = {"cls/generator": predict_generator(model, tokenizer, cls_tasks, encoder, prompt,
+                                              max_new_tokens=options.max_new_tokens, accelerator=accelerator)}
+    if options.fair:
+        out["cls/fair_generator"] = predict_fair(model, tokenizer, cls_tasks, encoder, prompt, accelerator=accelerator)
+    if gen_tasks:
+        out["gen/generator_beam"] = predict_generator(model, tokenizer, gen_tasks, encoder, prompt,
+                                                      num_beams=options.n_best, n_best=options.n_best,
+                                                      max_new_tokens=options.max_new_tokens, accelerator=accelerator)
+    return out
+
+
 def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | None = None,
-             generator: str | None = None, *, fair: bool = True, n_best: int = 4, max_length: int = 256,
-             max_new_tokens: int = 64, batch_size: int = 64, prompt=None, scope: str = "all",
+             generator: str | None = None, options: EvalOptions = EvalOptions(), prompt=None,
              accelerator=None) -> dict:
-    """Evaluate a classifier and/or a generator on the test tasks (`scope`: "cls" = CLS tasks only, "all" adds
-    the GEN tasks: generator N-best, classifier reranking, the combined score), baselines beside. Writes
+    """Evaluate a classifier and/or a generator on the test tasks, baselines beside. Writes
     predictions-<system>.jsonl, metrics.json and results.md under `output_dir`."""
-    from crosstask.data.prompts import PromptConfig, PromptEncoder
+    from crosstask.data.prompts import PromptConfig
     from crosstask.evaluation.baselines import run_baselines
+    from crosstask.evaluation.calibration import calibrate
+    from crosstask.evaluation.generator import rerank_with_classifier
     from crosstask.evaluation.metrics import aggregate
     from crosstask.reporting.tables import results_markdown
+    from crosstask.training.trainer import make_accelerator
 
     if not classifier and not generator:
         raise CrosstaskError("nothing to evaluate: pass a classifier and/or a generator")
-    from crosstask.training.trainer import make_accelerator
-
-    accelerator = accelerator or make_accelerator()
+    accelerator = accelerator or make_accelerator(options.mixed_precision)
     prompt = prompt or PromptConfig()
     data = load_superni_data(data_config)
     cls_tasks = [t for t in data.test if t.is_cls]
-    gen_tasks = [t for t in data.test if not t.is_cls] if scope == "all" else []
+    gen_tasks = [t for t in data.test if not t.is_cls] if options.scope == "all" else []
     predictions: dict[str, list] = {}
-    clf = gen = None
-    if classifier:
-        from crosstask.evaluation.classifier import predict_candidates
-        from crosstask.models.backbone import load_tokenizer
-        from crosstask.models.classifier import EncoderClassifier
-
-        path = model_dir(classifier)
-        clf = EncoderClassifier.from_pretrained(path).to(accelerator.device).eval()
-        clf_encoder = PromptEncoder(load_tokenizer(path / "encoder"), max_length)
-        predictions["cls/classifier"] = predict_candidates(clf, cls_tasks, clf_encoder, prompt, batch_size=batch_size,
-                                                           accelerator=accelerator)
-    if generator:
-        from crosstask.evaluation.generator import predict_fair, predict_generator
-        from crosstask.models.generator import load_generator
-
-        gen, tokenizer = load_generator(model_dir(generator))
-        gen.to(accelerator.device)
-        gen_encoder = PromptEncoder(tokenizer, max_length)
-        predictions["cls/generator"] = predict_generator(gen, tokenizer, cls_tasks, gen_encoder, prompt,
-                                                         max_new_tokens=max_new_tokens, accelerator=accelerator)
-        if fair:
-            predictions["cls/fair_generator"] = predict_fair(gen, tokenizer, cls_tasks, gen_encoder, prompt,
-                                                             accelerator=accelerator)
-        if gen_tasks:
-            nbest = predict_generator(gen, tokenizer, gen_tasks, gen_encoder, prompt, num_beams=n_best, n_best=n_best,
-                                      max_new_tokens=max_new_tokens, accelerator=accelerator)
-            predictions["gen/generator_beam"] = nbest
-            if clf is not None:
-                from crosstask.evaluation.generator import rerank_with_classifier
-                predictions["gen/generator_reranked"] = rerank_with_classifier(nbest, clf, gen_tasks, clf_encoder, prompt,
-                                                                               accelerator=accelerator)
-    from crosstask.evaluation.calibration import calibrate
-    if "cls/classifier" in predictions:
-        predictions["cls/classifier+calibrated"] = calibrate(predictions["cls/classifier"])
-    if "cls/fair_generator" in predictions:
-        predictions["cls/fair_generator+calibrated"] = calibrate(predictions["cls/fair_generator"], probabilities=False)
-    if "cls/classifier" in predictions and "gen/generator_beam" in predictions:
-        predictions["all/combined"] = predictions["cls/classifier"] + predictions["gen/generator_beam"]
+    with accelerator.autocast():
+        if classifier:
+            clf, clf_encoder, predictions["cls/classifier"] = _classifier_predictions(
+                classifier, cls_tasks, prompt, options, accelerator)
+            predictions["cls/classifier+calibrated"] = calibrate(predictions["cls/classifier"])
+        if generator:
+            predictions.update(_generator_predictions(generator, cls_tasks, gen_tasks, prompt, options, accelerator))
+            if options.fair:
+                predictions["cls/fair_generator+calibrated"] = calibrate(predictions["cls/fair_generator"],
+                                                                         probabilities=False)
+        if classifier and "gen/generator_beam" in predictions:
+            predictions["gen/generator_reranked"] = rerank_with_classifier(
+                predictions["gen/generator_beam"], clf, gen_tasks, clf_encoder, prompt, accelerator=accelerator)
+            predictions["all/combined"] = predictions["cls/classifier"] + predictions["gen/generator_beam"]
 
     metrics = {name: aggregate(p.scored() for p in preds) for name, preds in predictions.items()}
     metrics.update({f"cls/baseline:{k}": v for k, v in run_baselines(cls_tasks, seed=data_config.seed).items()})
     report = {**provenance(data_config, data.fingerprint()), "classifier": classifier, "generator": generator,
-              "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks), "n_gen_tasks": len(gen_tasks),
-              "missing_test_tasks": data.missing.get("test", []), "metrics": metrics}
+              "options": asdict(options), "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks),
+              "n_gen_tasks": len(gen_tasks), "missing_test_tasks": data.missing.get("test", []), "metrics": metrics}
     if accelerator.is_main_process:
         output = Path(output_dir)
         for name, preds in predictions.items():
@@ -140,4 +159,3 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
         atomic_write_json(output / "metrics.json", report)
         atomic_write_text(output / "results.md", results_markdown(report))
     return report
-

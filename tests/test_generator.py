@@ -195,7 +195,8 @@ def test_log_likelihoods_match_naive_forward_passes(which, t5_dir, bart_dir, def
     candidates = ["yes", "no, it is not a question at all", "maybe so"]
     scores = sequence_log_likelihoods(model, tokenizer, source, candidates)
     naive = _naive_scores(model, tokenizer, source, candidates)
-    assert scores == pytest.approx(naive, abs=1e-5)
+    # batched (padded) vs. one-by-one decoding differ only by float32 round-off of differently shaped matmuls
+    assert scores == pytest.approx(naive, rel=1e-5, abs=1e-4)
     normalized = sequence_log_likelihoods(model, tokenizer, source, candidates, length_normalize=True)
     lengths = [len(encode_target(tokenizer, c, 64)) for c in candidates]
     assert normalized == pytest.approx([s / n for s, n in zip(scores, lengths)], abs=1e-5)
