@@ -11,7 +11,8 @@ SEED_T5_EM = {
     "T5-small": {"gen w/o GEN": 32.81, "gen w/ GEN": 31.05, "cls w/o GEN": 38.78, "cls w/ GEN": 39.11},
     "T5-base": {"gen w/o GEN": 33.38, "gen w/ GEN": 33.11, "cls w/o GEN": 40.48, "cls w/ GEN": 40.36},
 }
-_SYSTEM_ORDER = ("cls/classifier", "cls/fair_generator", "cls/generator")
+_SYSTEMS = {"cls/classifier": ("classifier", "#4C72B0"), "cls/classifier+calibrated": ("classifier, calibrated", "#8172B3"),
+            "cls/generator": ("generator", "#DD8452"), "cls/fair_generator": ("fair generator", "#55A868")}
 
 
 def _pyplot():
@@ -21,15 +22,14 @@ def _pyplot():
     return plt
 
 
-def em_bars(evals: dict[str, Path]) -> tuple[list[tuple[str, float]], dict[str, float]]:
-    """(setting label, EM) bars from evaluation reports, and the baselines of the first report."""
+def em_bars(evals: dict[str, Path]) -> tuple[list[tuple[str, str, float]], dict[str, float]]:
+    """(setting, system, EM) bars from evaluation reports, and the baselines of the first report."""
     bars, baselines = [], {}
     for name, path in evals.items():
         metrics = read_json(path)["metrics"]
-        for system in _SYSTEM_ORDER:
+        for system in _SYSTEMS:
             if system in metrics:
-                label = name if system != "cls/fair_generator" else f"{name} (fair)"
-                bars.append((label, metrics[system]["overall"]["exact_match"]))
+                bars.append((name, system, metrics[system]["overall"]["exact_match"]))
         if not baselines:
             baselines = {k.split(":", 1)[1]: v["overall"]["exact_match"] for k, v in metrics.items()
                          if k.startswith("cls/baseline:") and not k.endswith("copy_input")}
@@ -39,20 +39,23 @@ def em_bars(evals: dict[str, Path]) -> tuple[list[tuple[str, float]], dict[str, 
 def plot_em(evals: dict[str, Path], out: str | Path) -> Path:
     plt = _pyplot()
     bars, baselines = em_bars(evals)
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(bars) + 2), 4.5))
-    ax.bar(range(len(bars)), [v for _, v in bars], color="#4C72B0")
-    for i, (_, value) in enumerate(bars):
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(bars) + 3), 4.8))
+    seen = set()
+    for i, (name, system, value) in enumerate(bars):
+        label, color = _SYSTEMS[system]
+        ax.bar(i, value, color=color, label=None if system in seen else label)
+        seen.add(system)
         ax.text(i, value + 0.5, f"{value:.1f}", ha="center", fontsize=8)
-    ax.set_xticks(range(len(bars)), [label for label, _ in bars], rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(range(len(bars)), [name for name, _, _ in bars], rotation=20, ha="right", fontsize=8)
     styles = iter(["--", ":", "-."])
     for name, value in baselines.items():
         ax.axhline(value, color="gray", linestyle=next(styles, "--"), linewidth=1, label=f"{name} {value:.1f}")
-    for model, color in (("T5-small", "#DD8452"), ("T5-base", "#C44E52")):
-        ax.axhline(SEED_T5_EM[model]["cls w/o GEN"], color=color, linewidth=1,
-                   label=f"seed {model} cls w/o GEN {SEED_T5_EM[model]['cls w/o GEN']}")
+    for setting, color in (("cls w/o GEN", "#C44E52"), ("gen w/o GEN", "#937860")):
+        value = SEED_T5_EM["T5-base"][setting]
+        ax.axhline(value, color=color, linewidth=1, label=f"seed T5-base {setting} {value}")
     ax.set_ylabel("EM on unseen CLS tasks")
-    ax.set_ylim(0, max([v for _, v in bars] + [50]) + 8)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_ylim(0, max([v for _, _, v in bars] + [50]) + 15)
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
     ax.set_title("Generator vs. encoder-classifier (EM)")
     return _save(fig, out)
 
