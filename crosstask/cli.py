@@ -87,8 +87,9 @@ def cmd_baselines(args: argparse.Namespace) -> None:
         typed = [t for t in typed if t.task_type.value == args.tasks.upper()]
     names = args.baseline or list(BASELINES)
     results = run_baselines(typed, names, seed=args.seed)
+    from crosstask.data.benchmark import fingerprint_tasks
     report = {
-        "data": str(root), "split": args.split, "tasks": args.tasks, "n_tasks": len(typed),
+        "data": str(root), "data_hash": fingerprint_tasks(typed), "split": args.split, "tasks": args.tasks, "n_tasks": len(typed),
         "missing_tasks": split.missing, "label_space_mode": args.label_mode, "seed": args.seed, "results": results,
     }
     if args.json:
@@ -99,7 +100,8 @@ def cmd_baselines(args: argparse.Namespace) -> None:
         return
     print(f"Heuristic baselines on {len(typed)} {args.tasks.upper()} {args.split} tasks of {root} "
           f"({sum(r['overall']['n'] for r in results.values()) // max(len(results), 1)} instances; "
-          f"label space mode: {args.label_mode}; seed {args.seed}; {len(split.missing)} tasks missing on disk)\n")
+          f"label space mode: {args.label_mode}; seed {args.seed}; data hash {report['data_hash']}; "
+          f"{len(split.missing)} tasks missing on disk)\n")
     print(metrics_table(results))
 
 

@@ -43,12 +43,17 @@ class SuperNIData:
     missing: dict[str, list[str]] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
-        """Hash of the task files used (names and bytes): the data hash results are reported with."""
-        digest = hashlib.sha256()
-        for typed in sorted(self.train + self.dev + self.test, key=lambda t: t.name):
-            digest.update(typed.name.encode())
-            digest.update(Path(typed.task.source_path).read_bytes())
-        return digest.hexdigest()[:16]
+        """Hash of the task files used: the data hash results are reported with."""
+        return fingerprint_tasks(self.train + self.dev + self.test)
+
+
+def fingerprint_tasks(tasks) -> str:
+    """Hash of the tasks' names and file bytes, independent of their order."""
+    digest = hashlib.sha256()
+    for typed in sorted(tasks, key=lambda t: t.name):
+        digest.update(typed.name.encode())
+        digest.update(Path(typed.task.source_path).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _english(typed: TypedTask) -> bool:

@@ -1,0 +1,102 @@
+"""Collect the SuperNI benchmark runs (benchmarks/superni.sh) into docs/results/superni.{md,json} + plots.
+
+Usage: .venv/bin/python benchmarks/superni_results.py [--runs runs/bench/superni] [--out docs/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+from crosstask.io import atomic_write_json, atomic_write_text, read_json
+from crosstask.reporting.plots import SEED_T5_EM, plot_em, plot_pair_counts
+from crosstask.reporting.tables import markdown_table
+
+SETTINGS = {  # run name -> (model, mixing, seed)
+    "cls_nogen_s42": ("classifier", "w/o GEN", 42), "cls_nogen_s43": ("classifier", "w/o GEN", 43),
+    "cls_gen_s42": ("classifier", "w/ GEN", 42), "gen_nogen_s42": ("generator", "w/o GEN", 42),
+    "gen_gen_s42": ("generator", "w/ GEN", 42),
+}
+SYSTEMS = {"classifier": ["cls/classifier", "cls/classifier+calibrated"],
+           "generator": ["cls/generator", "cls/fair_generator", "cls/fair_generator+calibrated"]}
+
+
+def collect(runs: Path) -> list[dict]:
+    rows = []
+    for name, (model, mixing, seed) in SETTINGS.items():
+        metrics_path = runs / name / "eval" / "metrics.json"
+        if not metrics_path.exists():
+            continue
+        report = read_json(metrics_path)
+        train = read_json(runs / name / "train_summary.json")
+        for system in SYSTEMS[model]:
+            if system in report["metrics"]:
+                overall = report["metrics"][system]["overall"]
+                rows.append({"run": name, "system": system.split("/", 1)[1], "setting": mixing, "seed": seed,
+                             "em": overall["exact_match"], "rougeL": overall["rougeL"], "n": overall["n"],
+                             "data_hash": train["data_hash"], "train_command": train["command"],
+                             "eval_command": report["command"], "steps": train["steps"],
+                             "pairs": train.get("pairs"), "examples": train.get("examples")})
+    return rows
+
+
+def mean_std(values: list[float]) -> str:
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", default="runs/bench/superni")
+    parser.add_argument("--out", default="docs/results")
+    args = parser.parse_args()
+    runs, out = Path(args.runs), Path(args.out)
+    rows = collect(runs)
+    if not rows:
+        raise SystemExit(f"no finished runs under {runs}")
+    first = read_json(runs / rows[0]["run"] / "eval" / "metrics.json")
+    baselines = {k.split(":", 1)[1]: v["overall"] for k, v in first["metrics"].items() if k.startswith("cls/baseline:")}
+
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        grouped.setdefault((row["system"], row["setting"]), []).append(row)
+    table = [[system, setting, mean_std([r["em"] for r in rs]), mean_std([r["rougeL"] for r in rs]),
+              ", ".join(str(r["seed"]) for r in rs), rs[0]["n"], rs[0]["data_hash"]]
+             for (system, setting), rs in grouped.items()]
+    table += [[f"baseline: {k}", "–", f"{v['exact_match']:.2f}", f"{v['rougeL']:.2f}", "42", v["n"], rows[0]["data_hash"]]
+              for k, v in baselines.items()]
+    table += [[f"seed {m} (64 tasks, paper)", s, f"{v:.2f}", "–", "–", 6400, "–"]
+              for m, d in SEED_T5_EM.items() for s, v in d.items()]
+
+    def best(system: str) -> tuple[float, str] | None:
+        means = [(statistics.mean(r["em"] for r in rs), setting) for (sys_, setting), rs in grouped.items() if sys_ == system]
+        return max(means) if means else None
+
+    summary = {"n_tasks": first["n_cls_tasks"], "n_instances": rows[0]["n"], "data_hash": rows[0]["data_hash"],
+               "label_space_mode": first["label_space_mode"],
+               "baseline_em": baselines["most_frequent_positive_label"]["exact_match"],
+               "random_label_em": baselines["random_label"]["exact_match"], "runs": rows}
+    for key, system in (("cls_em", "classifier"), ("cls_calibrated_em", "classifier+calibrated"),
+                        ("gen_em", "generator"), ("fair_gen_em", "fair_generator"),
+                        ("fair_gen_calibrated_em", "fair_generator+calibrated")):
+        found = best(system)
+        if found:
+            summary[key], summary[f"{key}_setting"] = round(found[0], 2), found[1]
+    evals = {f"{SETTINGS[n][0][:3]} {SETTINGS[n][1]} s{SETTINGS[n][2]}": runs / n / "eval" / "metrics.json"
+             for n in dict.fromkeys(r["run"] for r in rows)}
+    plot_em(evals, out / "superni_em.png")
+    trains = {f"cls {SETTINGS[n][1]} s{SETTINGS[n][2]}": runs / n / "train_summary.json"
+              for n in dict.fromkeys(r["run"] for r in rows) if SETTINGS[n][0] == "classifier"}
+    if trains:
+        plot_pair_counts(trains, out / "superni_pairs.png")
+    atomic_write_json(out / "superni.json", summary)
+    commands = sorted({(r["run"], r["train_command"], r["eval_command"]) for r in rows})
+    text = [markdown_table(["system", "setting", "EM", "ROUGE-L", "seeds", "n", "data hash"], table), "",
+            "Commands (each run: train, then evaluate):", ""]
+    text += [f"- `{run}`: `{train}` then `{ev}`" for run, train, ev in commands]
+    atomic_write_text(out / "superni_table.md", "\n".join(text) + "\n")
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
