@@ -197,6 +197,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
     data = DataConfig(demo=True, demo_seed=args.demo_seed, max_train_instances=args.train_instances, dev_tasks=2,
                       max_dev_instances=20, max_test_instances=args.test_instances, seed=args.seed)
     print(summary.render_superni(summary.summarize_superni(data.resolve_root())), end="\n\n")
+    if args.baselines_only:
+        for tasks in ("cls", "gen"):
+            cmd_baselines(argparse.Namespace(
+                demo=True, demo_seed=args.demo_seed, data=None, split="test", tasks=tasks, label_mode="instances",
+                max_labels=100, max_instances=args.test_instances, baseline=None, seed=args.seed, format="markdown",
+                json=None))
+            print()
+        return
     runs = {
         "classifier": (ClassifierTrainingConfig(ClassifierConfig(args.model), PairConfig(seed=args.seed), max_length=128),
                        TrainingArguments(str(out / "classifier"), epochs=2, batch_size=16, lr=5e-5, head_lr=1e-3,
@@ -318,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--train-instances", type=_non_negative, default=60)
     demo.add_argument("--test-instances", type=_non_negative, default=30)
     demo.add_argument("--fresh", action="store_true", help="retrain even if a finished run exists")
+    demo.add_argument("--baselines-only", action="store_true", help="only the data summary and the baselines (seconds)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

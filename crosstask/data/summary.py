@@ -20,7 +20,6 @@ def _size_stats(sizes: list[int]) -> dict:
 def summarize_superni(superni_dir: str | Path, mode: LabelSpaceMode | str = LabelSpaceMode.INSTANCES,
                       rule: TaskTypeRule = TaskTypeRule(), split_name: str = "default") -> dict:
     mode = LabelSpaceMode(mode)
-    lists = superni.read_split_lists(superni_dir, split_name)
     summary: dict = {"kind": "superni", "path": str(superni_dir), "label_space_mode": mode.value,
                      "rule": {"max_labels": rule.max_labels, "open_max_labels": rule.open_max_labels}, "splits": {}}
     for split in ("train", "test"):
