@@ -63,3 +63,11 @@ def test_short_pair_is_untouched(tokenizer):
     ids = encode_segments(tokenizer, segments, max_length=128)
     assert tokenizer.decode(ids, skip_special_tokens=True) == \
         "definition : say yes. input : is it? output : yes. is this example correct?"
+
+
+def test_empty_definition_is_left_out():
+    # T0 prompts carry their instruction in the input: no "Definition:" line then
+    assert render(generator_segments("", (), (), "Is it raining?")) == \
+        "Now complete the following example -\nInput: Is it raining?\nOutput: "
+    assert render(classifier_context_segments(" ", (), (), "x") + candidate_segments("y")) == \
+        "Input: x.\nOutput: y.\nIs this example correct?"

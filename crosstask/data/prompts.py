@@ -47,10 +47,15 @@ class PromptConfig:
     explanations: bool = False
 
 
+def _definition(definition: str) -> list[Segment]:
+    """The definition segment; none when the input already carries its instruction (T0 prompts)."""
+    return [Segment(f"Definition: {_sentence(definition)}\n\n")] if definition.strip() else []
+
+
 def generator_segments(definition: str, positive: Sequence[Example], negative: Sequence[Example],
                        text: str, config: PromptConfig = PromptConfig()) -> list[Segment]:
     """Tk-Instruct source: definition, optional demonstrations, then the instance to complete."""
-    segments = [Segment(f"Definition: {_sentence(definition)}\n\n")]
+    segments = _definition(definition)
     segments += _examples_block(positive[: config.num_positive], "Positive", config.explanations)
     segments += _examples_block(negative[: config.num_negative], "Negative", config.explanations)
     segments += [Segment("Now complete the following example -\nInput: ", truncatable=False),
@@ -61,7 +66,7 @@ def generator_segments(definition: str, positive: Sequence[Example], negative: S
 def classifier_context_segments(definition: str, positive: Sequence[Example], negative: Sequence[Example],
                                 text: str, config: PromptConfig = PromptConfig()) -> list[Segment]:
     """The shared part of every (instance, candidate) pair: definition, demonstrations, input."""
-    segments = [Segment(f"Definition: {_sentence(definition)}\n\n")]
+    segments = _definition(definition)
     segments += _examples_block(positive[: config.num_positive], "Positive", config.explanations)
     segments += _examples_block(negative[: config.num_negative], "Negative", config.explanations)
     segments += [Segment("Input: ", truncatable=False), Segment(_sentence(text))]
