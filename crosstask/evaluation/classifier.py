@@ -11,6 +11,7 @@ from crosstask.data.prompts import PromptConfig, PromptEncoder
 from crosstask.data.tasktype import TypedTask
 from crosstask.evaluation.distributed import gather_shards, shard
 from crosstask.evaluation.metrics import ScoredPrediction, aggregate
+from crosstask.progress import progress
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ def score_pairs(model, features: list[list[int]], pad_token_id: int, batch_size:
 
     order = sorted(range(len(features)), key=lambda i: len(features[i]))
     scores = [0.0] * len(features)
-    for start in range(0, len(order), batch_size):
+    starts = range(0, len(order), batch_size)
+    for start in progress(starts, len(starts), "score pairs", min_items=20):
         chunk = order[start:start + batch_size]
         batch = pad_collate([{"input_ids": features[i]} for i in chunk], pad_token_id)
         logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))

@@ -10,6 +10,7 @@ from crosstask.data.tasktype import TypedTask, dedupe_labels
 from crosstask.evaluation.classifier import CandidatePrediction, predict_candidates
 from crosstask.evaluation.distributed import gather_shards, shard
 from crosstask.models.generator import generate, sequence_log_likelihoods
+from crosstask.progress import progress
 
 
 def source_ids(task: TypedTask, text: str, encoder: PromptEncoder, prompt: PromptConfig) -> list[int]:
@@ -39,7 +40,7 @@ def predict_fair(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEn
     """The fair generator: it gets the same label space as the classifier and picks the most likely label."""
     items = shard([(t, i) for t in tasks for i in t.task.instances], accelerator)
     predictions = []
-    for task, instance in items:
+    for task, instance in progress(items, len(items), "rank label space"):
         source = source_ids(task, instance.input, encoder, prompt)
         scores = sequence_log_likelihoods(model, tokenizer, source, list(task.labels),
                                           max_target_length=max_target_length, length_normalize=length_normalize)

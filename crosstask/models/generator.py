@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from crosstask.errors import CrosstaskError
+from crosstask.progress import progress
 from crosstask.models.backbone import load_tokenizer, resolve_model
 
 if TYPE_CHECKING:
@@ -148,7 +149,8 @@ def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sources
     outputs: list[list[str]] = [[] for _ in sources]
     device = _device(model)
     with _evaluating(model):
-        for start in range(0, len(order), batch_size):
+        starts = range(0, len(order), batch_size)
+        for start in progress(starts, len(starts), "generate", min_items=20):
             chunk = order[start:start + batch_size]
             batch = seq2seq_collate([{"input_ids": sources[i]} for i in chunk], pad)
             generated = model.generate(
