@@ -1,0 +1,176 @@
+"""Evaluate an upstream (or adapted) model on one ReCross target task.
+
+Protocols (`TargetResult.protocols` says which applied):
+- "generation": the paper's protocol, a generator generates (greedy, or beam search) for every test
+  record; EM and SoftEM (normalised) over all of them.
+- "rank/classifier", "rank/generator": rank classification on the test records whose template has an
+  answer option set (`crosstask.data.t0_tasks.option_sets`, read from the query pool): the classifier
+  picks the option of highest P(correct), the generator the option of highest log-likelihood;
+  accuracy = EM of the chosen option against the gold outputs.
+
+Labels are never read before scoring: `predict_target` builds tasks whose instances have no outputs
+and never touches `record.outputs`; `score_target` attaches the references afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from crosstask.data.prompts import PromptConfig, PromptEncoder
+from crosstask.data.records import T0Record, TaskType
+from crosstask.data.t0_tasks import TemplateKey, group_by_template, make_task
+from crosstask.data.tasktype import LabelSpaceMode, TypedTask
+from crosstask.evaluation.classifier import CandidatePrediction, predict_candidates
+from crosstask.evaluation.generator import predict_fair, predict_generator
+from crosstask.evaluation.metrics import aggregate, normalize_answer
+
+GENERATION = "generation"
+RANK_CLASSIFIER = "rank/classifier"
+RANK_GENERATOR = "rank/generator"
+
+
+@dataclass
+class TargetPredictions:
+    """Predictions per protocol (references still empty) and the test records each list covers, in order."""
+
+    name: str
+    n_test: int
+    n_templates: int
+    options: dict[TemplateKey, tuple[str, ...]]
+    predictions: dict[str, list[CandidatePrediction]] = field(default_factory=dict)
+    records: dict[str, list[T0Record]] = field(default_factory=dict)
+    rank_templates: int = 0
+
+
+@dataclass
+class TargetResult:
+    """Metrics (× 100) per protocol and counts for one target."""
+
+    name: str
+    protocols: list[str]
+    metrics: dict[str, dict[str, float]]
+    counts: dict[str, int]
+    predictions: dict[str, list[CandidatePrediction]] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        """Everything but the predictions, as plain JSON types."""
+        return {"name": self.name, "protocols": list(self.protocols),
+                "metrics": {p: dict(m) for p, m in self.metrics.items()}, "counts": dict(self.counts)}
+
+    def prediction_rows(self) -> dict[str, list[dict]]:
+        return {protocol: [{"id": p.id, "task": p.task, "prediction": p.prediction, "references": list(p.references),
+                            "candidates": list(p.candidates), "scores": list(p.scores)} for p in preds]
+                for protocol, preds in self.predictions.items()}
+
+
+def unlabeled_tasks(records: Sequence[T0Record], options: Mapping[TemplateKey, Sequence[str]]
+                    ) -> tuple[list[TypedTask], list[list[T0Record]]]:
+    """One TypedTask per template with empty outputs (CLS with its options when it has some, else GEN),
+    and the records of each task in instance order. Reads inputs and ids only."""
+    tasks, groups = [], []
+    for key, group in group_by_template(records).items():
+        labels = tuple(options.get(key, ()))
+        kind = TaskType.CLS if labels else TaskType.GEN
+        tasks.append(TypedTask(make_task(key, group, with_outputs=False), kind, labels, LabelSpaceMode.EXAMPLES))
+        groups.append(group)
+    return tasks, groups
+
+
+def predict_target(target_test_records: Sequence[T0Record], options: Mapping[TemplateKey, Sequence[str]], *,
+                   name: str | None = None, classifier=None, classifier_encoder: PromptEncoder | None = None,
+                   generator=None, generator_tokenizer=None, generator_encoder: PromptEncoder | None = None,
+                   max_new_tokens: int = 64, num_beams: int = 1, prompt: PromptConfig = PromptConfig(),
+                   max_instances: int | None = None) -> TargetPredictions:
+    """Every applicable protocol's predictions; no test label is read."""
+    if classifier is None and generator is None:
+        raise ValueError("nothing to evaluate: pass a classifier and/or a generator")
+    if classifier is not None and classifier_encoder is None:
+        raise ValueError("a classifier needs its classifier_encoder (PromptEncoder)")
+    if generator is not None and generator_tokenizer is None:
+        raise ValueError("a generator needs its generator_tokenizer")
+    records = list(target_test_records)[:max_instances]
+    tasks, groups = unlabeled_tasks(records, options)
+    ranked = [(t, g) for t, g in zip(tasks, groups) if t.labels]
+    ranked_tasks = [t for t, _ in ranked]
+    ranked_records = [r for _, g in ranked for r in g]
+    out = TargetPredictions(name if name is not None else (getattr(records[0], "task", "") if records else ""),
+                            len(records), len(tasks), {k: tuple(v) for k, v in options.items()},
+                            rank_templates=len(ranked_tasks))
+    if generator is not None:
+        from crosstask.models.generator import GeneratorConfig
+
+        encoder = generator_encoder or PromptEncoder(generator_tokenizer, GeneratorConfig().max_source_length)
+        out.predictions[GENERATION] = predict_generator(generator, generator_tokenizer, tasks, encoder, prompt,
+                                                        num_beams=num_beams, max_new_tokens=max_new_tokens)
+        out.records[GENERATION] = [r for g in groups for r in g]
+    if classifier is not None and ranked_tasks:
+        out.predictions[RANK_CLASSIFIER] = predict_candidates(classifier, ranked_tasks, classifier_encoder, prompt)
+        out.records[RANK_CLASSIFIER] = ranked_records
+    if generator is not None and ranked_tasks:
+        out.predictions[RANK_GENERATOR] = predict_fair(generator, generator_tokenizer, ranked_tasks, encoder, prompt)
+        out.records[RANK_GENERATOR] = ranked_records
+    return out
+
+
+def with_references(predictions: Sequence[CandidatePrediction], records: Sequence[T0Record]) -> list[CandidatePrediction]:
+    """Attach each record's gold outputs to its prediction (same order; ids are checked)."""
+    if len(predictions) != len(records):
+        raise ValueError(f"{len(predictions)} predictions for {len(records)} records")
+    attached = []
+    for prediction, record in zip(predictions, records):
+        if prediction.id != record.uid:
+            raise ValueError(f"prediction {prediction.id!r} is not aligned with record {record.uid!r}")
+        attached.append(replace(prediction, references=tuple(record.outputs)))
+    return attached
+
+
+def score_target(predicted: TargetPredictions) -> TargetResult:
+    """Read the test labels (only now) and score every protocol."""
+    metrics, scored = {}, {}
+    for protocol, predictions in predicted.predictions.items():
+        scored[protocol] = with_references(predictions, predicted.records[protocol])
+        if protocol == GENERATION:
+            overall = aggregate((p.scored() for p in scored[protocol]), ("exact_match", "soft_exact_match"))["overall"]
+            metrics[protocol] = {"exact_match": overall["exact_match"], "soft_exact_match": overall["soft_exact_match"]}
+        else:
+            overall = aggregate((p.scored() for p in scored[protocol]), ("exact_match",))["overall"]
+            metrics[protocol] = {"accuracy": overall["exact_match"]}
+    ranked = next((predicted.records[p] for p in (RANK_CLASSIFIER, RANK_GENERATOR) if p in predicted.records), [])
+    gold_in_options = sum(
+        bool({normalize_answer(o) for o in r.outputs}
+             & {normalize_answer(o) for o in predicted.options.get((r.dataset, r.template), ())})
+        for r in ranked)
+    counts = {"test": predicted.n_test, "templates": predicted.n_templates,
+              "generation_records": len(predicted.records.get(GENERATION, [])),
+              "rank_records": len(ranked), "rank_templates": predicted.rank_templates if ranked else 0,
+              "rank_gold_in_options": gold_in_options}
+    return TargetResult(predicted.name, list(predicted.predictions), metrics, counts, scored)
+
+
+def evaluate_target(target_test_records: Sequence[T0Record], options: Mapping[TemplateKey, Sequence[str]], *,
+                    name: str | None = None, classifier=None, classifier_encoder: PromptEncoder | None = None,
+                    generator=None, generator_tokenizer=None, generator_encoder: PromptEncoder | None = None,
+                    max_new_tokens: int = 64, num_beams: int = 1, prompt: PromptConfig = PromptConfig(),
+                    max_instances: int | None = None) -> TargetResult:
+    """Predict with every applicable protocol (labels unread), then score. See the module docstring."""
+    predicted = predict_target(target_test_records, options, name=name, classifier=classifier,
+                               classifier_encoder=classifier_encoder, generator=generator,
+                               generator_tokenizer=generator_tokenizer, generator_encoder=generator_encoder,
+                               max_new_tokens=max_new_tokens, num_beams=num_beams, prompt=prompt,
+                               max_instances=max_instances)
+    return score_target(predicted)
+
+
+def summarize_targets(results: Mapping[str, TargetResult]) -> dict:
+    """Per-target rows of "protocol/metric" values and counts, and each metric's mean over the targets
+    that have it (with how many did)."""
+    rows = {name: {**{f"{p}/{m}": v for p, ms in r.metrics.items() for m, v in ms.items()},
+                   "protocols": list(r.protocols), "counts": dict(r.counts)} for name, r in results.items()}
+    values: dict[str, list[float]] = {}
+    for row in rows.values():
+        for key, value in row.items():
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                values.setdefault(key, []).append(float(value))
+    return {"targets": rows, "mean": {k: round(sum(v) / len(v), 4) for k, v in sorted(values.items())},
+            "n_targets": {k: len(v) for k, v in sorted(values.items())}}
