@@ -173,8 +173,10 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def _named_path(value: str) -> tuple[str, Path]:
     name, sep, path = value.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {value!r}")
+    if not sep or not name:
+        raise CrosstaskError(f"expected NAME=PATH, got {value!r}")
+    if not Path(path).is_file():
+        raise CrosstaskError(f"{path}: no such file (for {name!r})")
     return name, Path(path)
 
 

@@ -61,3 +61,13 @@ def test_pair_count_plot(tmp_path):
 
 def test_markdown_table_formats_floats():
     assert markdown_table(["a", "b"], [["x", 1.23456], ["y", 2]]) == "| a | b |\n|---|---|\n| x | 1.23 |\n| y | 2 |"
+
+
+def test_report_command(tmp_path, capsys):
+    from crosstask.cli import main
+    path, _ = _metrics(tmp_path, "a", 41.0, 30.0)
+    assert main(["report", "--eval", f"cls w/o GEN={path}", "--out", str(tmp_path / "plots")]) == 0
+    assert (tmp_path / "plots" / "em.png").exists()
+    assert main(["report", "--eval", str(path), "--out", str(tmp_path / "plots")]) == 2
+    assert "expected NAME=PATH" in capsys.readouterr().err
+    assert main(["report", "--eval", "x=/no/such.json", "--out", str(tmp_path / "plots")]) == 2

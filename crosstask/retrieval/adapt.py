@@ -1,0 +1,203 @@
+"""Adapt a COPY of an upstream model to retrieved T0 records, and held-out losses for distant supervision.
+
+The upstream model is loaded from its saved directory and never written to; the adapted copy is
+trained with the existing `Trainer` in a temporary sibling of `output_dir` and moved into place
+only when complete. Defaults are the ReCross paper's adaptation settings: AdamW, lr 6e-6, batch 4,
+1 epoch, constant LR, gradient clipping at 0.1, and label smoothing 0.1 on the generator's NLL
+(the classifier keeps its plain pair cross-entropy).
+
+Training data: the classifier gets `build_pairs(t0_typed_tasks(records), PairConfig(mix_gen=True))`
+(CLS templates: every label of the template; open-answer templates: gold vs. other instances'
+outputs); the generator gets (input, first output) pairs of every template.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from crosstask.data.prompts import PromptConfig, PromptEncoder
+from crosstask.data.records import T0Record
+from crosstask.data.t0_tasks import t0_typed_tasks
+from crosstask.errors import CrosstaskError
+from crosstask.training.pairs import PairConfig, build_pairs
+from crosstask.training.trainer import Trainer, TrainingArguments
+
+KINDS = ("classifier", "generator")
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Optimiser and encoding settings of one adaptation (ReCross paper defaults)."""
+
+    lr: float = 6e-6
+    batch_size: int = 4
+    epochs: int = 1
+    scheduler: str = "constant"
+    max_grad_norm: float = 0.1
+    label_smoothing: float = 0.1  # generator NLL only
+    weight_decay: float = 0.01
+    max_steps: int | None = None
+    seed: int = 42
+    max_length: int = 256  # classifier pair / generator source, in tokens
+    max_target_length: int = 64
+    max_cls_labels: int = 10
+    pairs: PairConfig = field(default_factory=lambda: PairConfig(mix_gen=True))
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    progress: bool = False
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise CrosstaskError(f"model kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def load_model(model_dir: str | Path, kind: str):
+    """(model, tokenizer) of a saved classifier (`EncoderClassifier` dir) or generator dir, in eval mode."""
+    from crosstask.models.backbone import load_tokenizer
+
+    model_dir = Path(model_dir)
+    if check_kind(kind) == "classifier":
+        from crosstask.models.classifier import ENCODER_DIR, EncoderClassifier
+
+        model = EncoderClassifier.from_pretrained(model_dir)
+        return model.eval(), load_tokenizer(model_dir / ENCODER_DIR)
+    from crosstask.models.generator import load_generator
+
+    return load_generator(model_dir)
+
+
+def save_model(model, tokenizer, directory: Path, kind: str) -> None:
+    if kind == "classifier":
+        model.save_pretrained(directory, tokenizer)
+    else:
+        from crosstask.models.generator import save_generator
+
+        save_generator(model, tokenizer, directory)
+
+
+def classifier_features(records: Sequence[T0Record], tokenizer, config: AdaptConfig) -> list[dict]:
+    """Encoded (pair, label) features of the records' templates, "w/ GEN" pairs included."""
+    from crosstask.training.classifier import encode_pairs
+
+    tasks = t0_typed_tasks(records, max_cls_labels=config.max_cls_labels)
+    pairs = build_pairs(tasks, config.pairs)
+    return encode_pairs(pairs, tasks, PromptEncoder(tokenizer, config.max_length), config.prompt)
+
+
+def seq2seq_features(records: Sequence[T0Record], tokenizer, config: AdaptConfig) -> list[dict]:
+    """(source ids, first-output label ids) of every record."""
+    from crosstask.training.generator import generator_features
+
+    tasks = t0_typed_tasks(records, max_cls_labels=config.max_cls_labels)
+    return generator_features(tasks, PromptEncoder(tokenizer, config.max_length), tokenizer, config.prompt,
+                              config.max_target_length, mix_gen=True)
+
+
+def token_nll(model, batch: dict, label_smoothing: float = 0.0, reduction: str = "mean") -> torch.Tensor:
+    """Token-level (label-smoothed) cross-entropy of a seq2seq batch; -100 labels are ignored."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                   labels=batch["labels"]).logits
+    return F.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(), ignore_index=-100,
+                           label_smoothing=label_smoothing, reduction=reduction)
+
+
+def _collate(kind: str, tokenizer):
+    from crosstask.models.generator import seq2seq_collate
+    from crosstask.training.classifier import pad_collate
+
+    if kind == "classifier":
+        return lambda fs: pad_collate(fs, tokenizer.pad_token_id)
+    return lambda fs: seq2seq_collate(fs, tokenizer.pad_token_id)
+
+
+def fine_tune(kind: str, model_dir: str | Path, records: Sequence[T0Record], config: AdaptConfig,
+              work_dir: str | Path, save: bool = True):
+    """Load a copy of the model in `model_dir`, train it on `records`; returns (model, tokenizer).
+    `save=False` writes no model export (the trainer's own checkpoint state still lands in `work_dir`)."""
+    from crosstask.training.classifier import classifier_loss
+
+    model, tokenizer = load_model(model_dir, check_kind(kind))
+    model.train()
+    if kind == "classifier":
+        features, loss_fn = classifier_features(records, tokenizer, config), classifier_loss
+        groups = model.parameter_groups(config.lr, config.lr, config.weight_decay)
+    else:
+        features, groups = seq2seq_features(records, tokenizer, config), None
+        loss_fn = lambda m, b: token_nll(m, b, config.label_smoothing)  # noqa: E731
+    args = TrainingArguments(output_dir=str(work_dir), epochs=config.epochs, batch_size=config.batch_size,
+                             lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
+                             max_grad_norm=config.max_grad_norm, seed=config.seed, max_steps=config.max_steps,
+                             keep_checkpoints=1, log_every=50, progress=config.progress)
+    save_fn = (lambda m, d: save_model(m, tokenizer, d, kind)) if save else (lambda m, d: None)
+    trainer = Trainer(model, features, _collate(kind, tokenizer), loss_fn, args, save_fn, groups)
+    trainer.train()
+    adapted = trainer.accelerator.unwrap_model(trainer.model)
+    return adapted.eval(), tokenizer
+
+
+def adapt(kind: str, model_dir: str | Path, records: Sequence[T0Record], config: AdaptConfig,
+          output_dir: str | Path) -> Path:
+    """Fine-tune a copy of the upstream model on `records` and save it to `output_dir` (replaced
+    atomically: a crash leaves no half-written model there). Returns `output_dir`."""
+    output_dir = Path(output_dir)
+    if output_dir.resolve() == Path(model_dir).resolve():
+        raise CrosstaskError(f"refusing to adapt {model_dir} in place: give another output_dir")
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=output_dir.parent, prefix=f".{output_dir.name}.", suffix=".tmp"))
+    try:
+        fine_tune(kind, model_dir, records, config, work)
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        (work / "final").rename(output_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return output_dir
+
+
+def adapt_classifier(model_dir: str | Path, records: Sequence[T0Record], config: AdaptConfig,
+                     output_dir: str | Path) -> Path:
+    """Adapt a copy of an `EncoderClassifier` on the records' classifier pairs."""
+    return adapt("classifier", model_dir, records, config, output_dir)
+
+
+def adapt_generator(model_dir: str | Path, records: Sequence[T0Record], config: AdaptConfig,
+                    output_dir: str | Path) -> Path:
+    """Adapt a copy of a generator on the records' (input, first output) pairs, label-smoothed NLL."""
+    return adapt("generator", model_dir, records, config, output_dir)
+
+
+@torch.inference_mode()
+def heldout_loss(model, records: Sequence[T0Record], tokenizer, config: AdaptConfig = AdaptConfig(),
+                 batch_size: int = 16) -> float:
+    """Mean loss on labelled records: the classifier's pair cross-entropy (an `EncoderClassifier`),
+    else the generator's per-token NLL (no label smoothing). Eval mode; the training flag is restored."""
+    from crosstask.models.classifier import EncoderClassifier
+
+    is_classifier = isinstance(model, EncoderClassifier)
+    features = (classifier_features if is_classifier else seq2seq_features)(records, tokenizer, config)
+    if not features:
+        raise CrosstaskError("held-out loss needs at least one labelled record")
+    collate = _collate("classifier" if is_classifier else "generator", tokenizer)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(features), batch_size):
+        batch = {k: v.to(device) for k, v in collate(features[start:start + batch_size]).items()}
+        if is_classifier:
+            logits = model(batch["input_ids"], batch["attention_mask"]).float()
+            total += F.cross_entropy(logits, batch["labels"], reduction="sum").item()
+            count += len(batch["labels"])
+        else:
+            total += token_nll(model, batch, reduction="sum").item()
+            count += int((batch["labels"] != -100).sum())
+    model.train(was_training)
+    return total / max(1, count)

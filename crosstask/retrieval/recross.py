@@ -1,0 +1,217 @@
+"""The ReCross loop: per round, sample unlabeled target queries, retrieve (and rerank) upstream records,
+adapt a copy of the upstream model on them, evaluate on the target's test set.
+
+Layout under `run_dir` (every file written atomically; a round is complete once its metrics.json exists,
+and complete rounds are read back, never recomputed):
+
+    config.json                 the run's settings (a different config in the same run_dir is an error)
+    zero-shot/metrics.json      the upstream model, not adapted (computed once)
+    round-<r>/retrieved.json    the retrieved set with scores, hits and the query texts
+    round-<r>/predictions.json  per-record predictions of the adapted model
+    round-<r>/metrics.json      TargetResult.to_json() of the adapted model
+    summary.json                per-round metrics and mean ± std (population std, ddof=0) per metric
+
+Labels: the queries are `target.query[i].input` only; the answer options come from
+`option_sets(target.query)` (the pooled label set, nothing per query); test labels are read by
+`evaluate_target`'s scorer only, after predicting.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosstask.data.prompts import PromptEncoder
+from crosstask.data.records import T0Record
+from crosstask.data.t0 import Target, UpstreamPool
+from crosstask.data.t0_tasks import option_sets
+from crosstask.errors import CrosstaskError
+from crosstask.evaluation.targets import evaluate_target
+from crosstask.io import atomic_write_json, read_json
+from crosstask.retrieval import adapt as adapt_module
+from crosstask.retrieval.adapt import AdaptConfig, check_kind, load_model
+from crosstask.retrieval.retrievers import RetrievedSet
+
+RETRIEVERS = ("random", "bm25", "sbert", "dense")
+
+
+@dataclass
+class RecrossConfig:
+    """One ReCross run on one target (paper defaults: N=512, |Q|=16, 5 rounds, μ=2)."""
+
+    target: str
+    retriever: str = "dense"  # random | bm25 | sbert | dense (the upstream model's own encoder)
+    n: int = 512
+    query_size: int = 16
+    rounds: int = 5
+    mu: int = 2  # oversampling before reranking
+    reranker: str | None = None  # a CrossEncoder directory (see reranker.train_reranker)
+    fusion: str = "rrf"
+    model_kind: str = "classifier"  # classifier | generator
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    index_kind: str = "exact"  # exact | hnsw | ivf
+    cache_dir: str | None = None  # index cache; default run_dir/index-cache
+    encoder: str | None = None  # dense/sbert encoder override (default: upstream encoder / packaged MiniLM)
+    num_beams: int = 4
+    max_new_tokens: int = 64
+    max_test: int | None = None  # evaluate on the first max_test test records only
+    keep_models: bool = False  # keep each round's adapted model under round-<r>/model
+
+    def __post_init__(self):
+        if self.retriever not in RETRIEVERS:
+            raise CrosstaskError(f"retriever must be one of {', '.join(RETRIEVERS)}, got {self.retriever!r}")
+        check_kind(self.model_kind)
+        if self.n < 1 or self.query_size < 1 or self.rounds < 0 or self.mu < 1:
+            raise CrosstaskError("n, query_size and mu must be >= 1, rounds >= 0")
+
+
+def sample_queries(query_records: Sequence[T0Record], k: int, seed: int) -> list[str]:
+    """`k` query inputs drawn without replacement with `seed`; reads `.input` of the drawn records only."""
+    if k > len(query_records):
+        raise CrosstaskError(f"cannot sample {k} queries from a query pool of {len(query_records)}")
+    return [query_records[i].input for i in random.Random(seed).sample(range(len(query_records)), k)]
+
+
+def build_retriever(config: RecrossConfig, records: list[T0Record], files: Sequence[Path],
+                    upstream_model_dir: Path, run_dir: Path, seed: int):
+    """The configured retriever over the pool (dense indexes come from the on-disk IndexCache)."""
+    from crosstask.retrieval.retrievers import BM25Retriever, DenseRetriever, RandomRetriever
+
+    if config.retriever == "random":
+        return RandomRetriever(records, seed=seed)
+    if config.retriever == "bm25":
+        return BM25Retriever(records, fusion=config.fusion)
+    from crosstask.retrieval.encoders import MeanPoolEncoder, SentenceEncoder
+    from crosstask.retrieval.index import IndexCache
+
+    if config.retriever == "sbert":
+        encoder = SentenceEncoder(config.encoder or "default")
+    else:
+        from crosstask.models.classifier import ENCODER_DIR, is_classifier_dir
+
+        default = upstream_model_dir / ENCODER_DIR if is_classifier_dir(upstream_model_dir) else upstream_model_dir
+        encoder = MeanPoolEncoder(config.encoder or default, max_length=config.adapt.max_length)
+    cache = IndexCache(Path(config.cache_dir) if config.cache_dir else run_dir / "index-cache")
+    index = cache.get_or_build(files, records, encoder, kind=config.index_kind).index
+    return DenseRetriever(records, encoder, index=index, fusion=config.fusion)
+
+
+def evaluate_model(model_dir: Path, config: RecrossConfig, target: Target, options) -> Any:
+    """TargetResult of the model saved in `model_dir` on the target's test records."""
+    model, tokenizer = load_model(model_dir, config.model_kind)
+    test = list(target.test)[: config.max_test]
+    if config.model_kind == "classifier":
+        return evaluate_target(test, options, name=target.name, classifier=model,
+                               classifier_encoder=PromptEncoder(tokenizer, config.adapt.max_length))
+    return evaluate_target(test, options, name=target.name, generator=model, generator_tokenizer=tokenizer,
+                           generator_encoder=PromptEncoder(tokenizer, config.adapt.max_length),
+                           num_beams=config.num_beams, max_new_tokens=config.max_new_tokens)
+
+
+def flat_metrics(result_json: Mapping) -> dict[str, float]:
+    return {f"{p}/{m}": float(v) for p, ms in result_json["metrics"].items() for m, v in ms.items()}
+
+
+def _write_result(directory: Path, result, extra: dict) -> dict:
+    atomic_write_json(directory / "predictions.json", result.prediction_rows())
+    payload = {**extra, **result.to_json()}
+    atomic_write_json(directory / "metrics.json", payload)  # last: marks the step complete
+    return payload
+
+
+def _check_config(run_dir: Path, settings: dict) -> None:
+    path = run_dir / "config.json"
+    if path.exists():
+        saved = read_json(path)
+        ignore = {"rounds", "cache_dir", "keep_models"}
+        if {k: v for k, v in saved.items() if k not in ignore} != {k: v for k, v in settings.items() if k not in ignore}:
+            raise CrosstaskError(f"{run_dir} holds a run with other settings ({path}): use another run_dir")
+    atomic_write_json(path, settings)
+
+
+def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], target: Target,
+                upstream_model_dir: str | Path, run_dir: str | Path) -> dict:
+    """Zero-shot once, then `config.rounds` rounds of query → retrieve (→ rerank) → adapt → evaluate;
+    rounds whose metrics exist are read back. Returns (and writes to summary.json) the zero-shot and
+    per-round metrics and each metric's mean and std over the rounds."""
+    records = list(pool.records if isinstance(pool, UpstreamPool) else pool)
+    files = list(pool.files) if isinstance(pool, UpstreamPool) else []
+    upstream_model_dir, run_dir = Path(upstream_model_dir), Path(run_dir)
+    if config.target != target.name:
+        raise CrosstaskError(f"config is for target {config.target!r}, got {target.name!r}")
+    k = config.n * (config.mu if config.reranker else 1)
+    if config.n > len(records):
+        raise CrosstaskError(f"cannot retrieve {config.n} records from a pool of {len(records)}")
+    settings = {**asdict(config), "upstream_model": str(upstream_model_dir), "pool_size": len(records)}
+    _check_config(run_dir, settings)
+    options = option_sets(target.query)
+    zero_dir = run_dir / "zero-shot"
+    if (zero_dir / "metrics.json").exists():
+        zero = read_json(zero_dir / "metrics.json")
+    else:
+        zero = _write_result(zero_dir, evaluate_model(upstream_model_dir, config, target, options), {"round": None})
+    retriever, reranker, rounds = None, None, []
+    for r in range(config.rounds):
+        round_dir = run_dir / f"round-{r}"
+        if (round_dir / "metrics.json").exists():
+            rounds.append(read_json(round_dir / "metrics.json"))
+            continue
+        queries = sample_queries(target.query, config.query_size, seed=r)
+        if config.retriever == "random" or retriever is None:
+            retriever = build_retriever(config, records, files, upstream_model_dir, run_dir, seed=r)
+        retrieved = retriever.retrieve(queries, min(k, len(records)))
+        if config.reranker:
+            from crosstask.retrieval.reranker import load_reranker, rerank
+
+            reranker = reranker or load_reranker(config.reranker, config.adapt.max_length)
+            retrieved = rerank(reranker, queries, retrieved, records, config.n)
+        atomic_write_json(round_dir / "retrieved.json",
+                          {"target": target.name, "round": r, "queries": queries, **retrieved.to_json()})
+        model_dir = round_dir / "model"
+        adapt_config = replace(config.adapt, seed=config.adapt.seed + r)
+        adapt_module.adapt(config.model_kind, upstream_model_dir, retrieved.records(records), adapt_config, model_dir)
+        result = evaluate_model(model_dir, config, target, options)
+        if not config.keep_models:
+            shutil.rmtree(model_dir, ignore_errors=True)
+        rounds.append(_write_result(round_dir, result, {"round": r, "n_retrieved": len(retrieved)}))
+    per_round = [flat_metrics(m) for m in rounds]
+    keys = sorted({key for m in per_round for key in m})
+    summary = {key: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)}
+               for key in keys for v in [[m[key] for m in per_round if key in m]]}
+    out = {"target": target.name, "zero_shot": flat_metrics(zero), "rounds": per_round, "summary": summary}
+    atomic_write_json(run_dir / "summary.json", out)
+    return out
+
+
+def load_retrieved_sets(run_dir: str | Path) -> list[dict]:
+    """The retrieved.json of every round under `run_dir`, in round order."""
+    paths = sorted(Path(run_dir).glob("round-*/retrieved.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    return [read_json(p) for p in paths]
+
+
+def _uids(retrieved: RetrievedSet | Mapping) -> list[str]:
+    if isinstance(retrieved, RetrievedSet):
+        return retrieved.uids
+    return [item["uid"] for item in retrieved["items"]]
+
+
+def retrieved_task_distribution(retrieved_sets: Mapping[str, RetrievedSet | Mapping | Sequence],
+                                pool: UpstreamPool | Sequence[T0Record]) -> dict[str, dict[str, float]]:
+    """target → {upstream task → fraction of its retrieved records (pooled over its rounds)}.
+    Values of `retrieved_sets` are a RetrievedSet, a retrieved.json dict, or a list of them."""
+    records = pool.records if isinstance(pool, UpstreamPool) else pool
+    task_of = {r.uid: r.task or r.dataset for r in records}
+    distribution = {}
+    for target, sets in retrieved_sets.items():
+        sets = [sets] if isinstance(sets, (RetrievedSet, Mapping)) else list(sets)
+        counts = Counter(task_of[uid] for s in sets for uid in _uids(s))
+        total = sum(counts.values())
+        distribution[target] = {task: n / total for task, n in sorted(counts.items())} if total else {}
+    return distribution
