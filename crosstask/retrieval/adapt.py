@@ -131,7 +131,7 @@ def fine_tune(kind: str, model_dir: str | Path, records: Sequence[T0Record], con
         groups = model.parameter_groups(config.lr, config.lr, config.weight_decay)
     else:
         features, groups = seq2seq_features(records, tokenizer, config), None
-        loss_fn = lambda m, b: token_nll(m, b, config.label_smoothing)  # noqa: E731
+        loss_fn = lambda m, b: token_nll(m, b, config.label_smoothing)
     args = TrainingArguments(output_dir=str(work_dir), epochs=config.epochs, batch_size=config.batch_size,
                              lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
                              max_grad_norm=config.max_grad_norm, seed=config.seed, max_steps=config.max_steps,

@@ -131,7 +131,7 @@ def _check_config(run_dir: Path, settings: dict) -> None:
     if path.exists():
         saved = read_json(path)
         ignore = {"rounds", "cache_dir", "keep_models"}
-        if {k: v for k, v in saved.items() if k not in ignore} != {k: v for k, v in settings.items() if k not in ignore}:
+        if {k: v for k, v in saved.items() if k not in ignore} != {k: settings[k] for k in settings if k not in ignore}:
             raise CrosstaskError(f"{run_dir} holds a run with other settings ({path}): use another run_dir")
     atomic_write_json(path, settings)
 

@@ -97,7 +97,7 @@ def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_d
                               pseudo_targets: Sequence[str], retriever: Retriever, kind: str = "classifier",
                               n_query_sets: int = 1, query_size: int = 8, group_size: int = 16, n_groups: int = 4,
                               n_shuffles: int = 1, heldout_size: int = 32, n_label: int | None = None,
-                              strict: bool = False, seed: int = 0, adapt: AdaptConfig = AdaptConfig(),
+                              strict: bool = False, seed: int = 0, adapt: AdaptConfig | None = None,
                               output: str | Path | None = None, work_dir: str | Path | None = None) -> list[dict]:
     """(query, candidate, label) rows by distant supervision (see the module docstring).
 
@@ -106,6 +106,7 @@ def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_d
     rows are written there as JSONL (atomically), and each query set's rows are kept under
     `<output>.parts/` so an interrupted run resumes where it stopped."""
     check_kind(kind)
+    adapt = adapt or AdaptConfig()
     pool_records = list(pool_records)
     if len(retriever.records) != len(pool_records):
         raise CrosstaskError("the distant-supervision retriever must be built over pool_records")
