@@ -233,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crosstask", description="Cross-task generalisation toolkit: "
                                      "SuperNI generator vs. classifier, ReCross retrieval-augmented adaptation.")
     commands = parser.add_subparsers(dest="command", required=True)
+    from crosstask.cli_recross import register as register_recross
+    register_recross(commands)
 
     data = commands.add_parser("data", help="inspect datasets").add_subparsers(dest="data_command", required=True)
     summary = data.add_parser("summary", help="tasks per split, CLS/GEN counts, label spaces, missing tasks",

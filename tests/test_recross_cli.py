@@ -1,0 +1,236 @@
+"""`crosstask recross ...` end to end on a tiny synthetic ReCross directory with a tiny BERT classifier:
+upstream training sees upstream tasks only, the run is resumable, the report's numbers match the summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crosstask.cli_recross import main, register
+from crosstask.data.t0 import load_records
+from crosstask.data.t0_tasks import t0_typed_tasks
+from crosstask.io import read_json
+from crosstask.recross_pipeline import METHODS, capped_pool
+from crosstask.retrieval import adapt as adapt_module
+from crosstask.retrieval import recross
+from crosstask.training.pairs import PairConfig, build_pairs, pair_counts
+
+from tiny_models import tiny_bert
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ADJ = ["good", "bad", "great", "awful", "fine", "poor"]
+TOPICS = ["sports", "politics", "science", "business"]
+UPSTREAM = ["sentiment", "topic", "qa"]
+METRIC = "rank/classifier/accuracy"
+
+
+def _write(path: Path, obj) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    return path
+
+
+def _rec(text: str, output: str, dataset: str, split: str, template: str, i: int) -> list:
+    return [text, [output], f"{dataset}|{split}|{template}|#{i}"]
+
+
+def _upstream(task: str) -> list[list]:
+    out = []
+    for i in range(40):
+        if task == "sentiment" and i % 2:
+            out.append(_rec(f"Review {i}: the movie was {ADJ[i % 6]}. Is it positive?", "yes" if i % 4 == 1 else "no",
+                            task, "train", "positive yes no", i))
+        elif task == "sentiment":
+            out.append(_rec(f"Review {i}: a {ADJ[i % 6]} film. Great or terrible?", "great" if i % 4 else "terrible",
+                            task, "train", "great or terrible", i))
+        elif task == "topic":
+            out.append(_rec(f"Article {i} about {TOPICS[i % 4]} news. Which topic?", TOPICS[i % 4], task, "train",
+                            "which topic", i))
+        else:  # open answers (GEN); "tgt_a" reuses this shape as leak bait
+            out.append(_rec(f"Question: what is the capital city of country {i}?", f"city {i}", task, "train",
+                            "capital", i))
+    return out
+
+
+def _target(name: str, split: str, n: int) -> list[list]:
+    if name == "tgt_a":
+        yes_no = [_rec(f"Statement {i}: the film is {ADJ[i % 6]}. Is the review positive?", "yes" if i % 2 else "no",
+                       name, split, "is positive", i) for i in range(n)]
+        return yes_no + [_rec(f"Question: which city is the capital of land {i}?", f"town {i}", name, split, "name",
+                              n + i) for i in range(n)]
+    labels = ["entailment", "neutral", "contradiction"]
+    return [_rec(f"Premise: the cat {i} sleeps. Hypothesis: an animal rests. Entailment, neutral or contradiction?",
+                 labels[i % 3], name, split, "entail", i) for i in range(n)]
+
+
+def make_recross_dir(root: Path) -> Path:
+    """3 upstream tasks × 40 records; 'tgt_a' is listed in T0 AND has an upstream file (leak bait);
+    'missing_task' has no file; 2 targets with test-1000 / validation-1000."""
+    _write(root / "split.json", {"T0": [*UPSTREAM, "tgt_a", "missing_task"], "evaluation": ["tgt_a", "tgt_b"]})
+    for task in [*UPSTREAM, "tgt_a"]:
+        _write(root / "upstream" / f"{task}.json", _upstream(task))
+    for name in ("tgt_a", "tgt_b"):
+        _write(root / "targets" / name / "test-1000.json", _target(name, "validation", 6))
+        _write(root / "targets" / name / "validation-1000.json", _target(name, "train", 12))
+    return root
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recross-cli")
+    data = make_recross_dir(root / "recross")
+    bert = tiny_bert(root / "bert")
+    upstream = root / "upstream"
+    assert main(["recross", "upstream", "--kind", "classifier", "--data", str(root), "--output", str(upstream),
+                 "--model", bert, "--max-per-task", "40", "--max-steps", "3", "--batch-size", "8", "--lr", "1e-3",
+                 "--max-length", "64"]) == 0
+    return {"root": root, "data": data, "bert": bert, "upstream": upstream, "runs": root / "runs"}
+
+
+def _run_args(env, *extra: str) -> list[str]:
+    return ["recross", "run", "--data", str(env["data"]), "--target", "all", "--retriever", "random,bm25",
+            "--rounds", "2", "--n", "16", "--queries", "4", "--upstream", str(env["upstream"]),
+            "--output", str(env["runs"]), "--adapt-max-steps", "2", "--max-length", "64", *extra]
+
+
+def test_upstream_trains_on_upstream_tasks_only(env):
+    summary = read_json(env["upstream"] / "train_summary.json")
+    assert summary["upstream_tasks"] == UPSTREAM and summary["missing_tasks"] == ["missing_task"]
+    assert {"tgt_a", "tgt_b"} <= set(summary["excluded_tasks"])
+    assert summary["records_per_task"] == {t: 40 for t in UPSTREAM} and summary["n_records"] == 120
+    assert {name.split("|")[0] for name in summary["typed_tasks"]} == set(UPSTREAM)
+    assert summary["typed_tasks"]["qa|capital"] == "GEN" and summary["typed_tasks"]["topic|which topic"] == "CLS"
+    upstream = [r for t in UPSTREAM for r in load_records(env["data"] / "upstream" / f"{t}.json", t)]
+    expected = pair_counts(build_pairs(t0_typed_tasks(upstream), PairConfig(mix_gen=True, seed=42)))
+    leaky = load_records(env["data"] / "upstream" / "tgt_a.json", "tgt_a")
+    assert summary["pairs"] == expected != pair_counts(build_pairs(t0_typed_tasks(upstream + leaky),
+                                                                   PairConfig(mix_gen=True, seed=42)))
+    assert summary["seed"] == 42 and len(summary["data_hash"]) == 16 and summary["command"].startswith("crosstask")
+    assert read_json(env["upstream"] / "run_config.json")["data_hash"] == summary["data_hash"]
+    assert (env["upstream"] / "final" / "encoder").is_dir()
+
+
+def test_capped_pool_is_a_seeded_sample_without_targets(env):
+    a, b = capped_pool(env["data"], 5, seed=1), capped_pool(env["data"], 5, seed=2)
+    assert a.tasks == UPSTREAM and [r.task for r in a.records] == [t for t in UPSTREAM for _ in range(5)]
+    assert a.records == capped_pool(env["data"], 5, seed=1).records and a.records != b.records
+    assert len(capped_pool(env["data"]).records) == 120
+
+
+def test_run_writes_rounds_and_summary_and_resumes(env, monkeypatch):
+    calls = []
+    original = recross.evaluate_model
+    monkeypatch.setattr(recross, "evaluate_model", lambda *a, **k: calls.append(a[0]) or original(*a, **k))
+    assert main(_run_args(env)) == 0
+    runs = env["runs"]
+    for target in ("tgt_a", "tgt_b"):
+        for method in ("random", "bm25"):
+            for r in range(2):
+                assert (runs / target / method / f"round-{r}" / "metrics.json").is_file()
+                retrieved = read_json(runs / target / method / f"round-{r}" / "retrieved.json")
+                assert len(retrieved["items"]) == 16 and retrieved["method"] == method
+                assert all(item["uid"].split("|")[0] in UPSTREAM for item in retrieved["items"])
+    model_dir = Path(read_json(runs / "summary.json")["model_dir"])
+    assert sum(Path(c) == model_dir for c in calls) == 2  # zero-shot: once per target, not per method
+    assert len(calls) == 2 + 2 * 2 * 2
+    summary = read_json(runs / "summary.json")
+    assert sorted(summary["targets"]) == ["tgt_a", "tgt_b"] and summary["methods"] == ["random", "bm25"]
+    assert summary["upstream_tasks"] == UPSTREAM and summary["pool_size"] == 120
+    assert summary["model_kind"] == "classifier"
+    entry = summary["targets"]["tgt_a"]["methods"]["bm25"]
+    values = [r[METRIC] for r in entry["rounds"]]
+    assert entry["summary"][METRIC] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values)),
+                                        "n": 2}
+    assert set(summary["retrieved_tasks"]["random"]["tgt_b"]) <= set(UPSTREAM)
+
+    monkeypatch.setattr(adapt_module, "adapt", lambda *a, **k: pytest.fail("recomputed an adaptation"))
+    monkeypatch.setattr(recross, "evaluate_model", lambda *a, **k: pytest.fail("re-evaluated"))
+    assert main(_run_args(env)) == 0
+    again = read_json(runs / "summary.json")
+    assert again["targets"] == summary["targets"] and again["data_hash"] == summary["data_hash"]
+    assert main(_run_args(env, "--n", "8")) == 2  # other settings in the same run root: refused
+
+
+def test_report_table_heatmap_and_gains(env, capsys):
+    if not (env["runs"] / "summary.json").exists():
+        assert main(_run_args(env)) == 0
+    summary = read_json(env["runs"] / "summary.json")
+    out = env["root"] / "report"
+    assert main(["recross", "report", "--runs", str(env["runs"]), "--out", str(out)]) == 0
+    table = (out / "recross.md").read_text(encoding="utf-8")
+    assert "| target | zero-shot | random | bm25 | sbert | dense | dense+rerank |" in table
+    assert "Table 1" in table and "| mean | 40.38 |" in table and "**mean**" in table
+    assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = read_json(out / "recross.json")
+    assert report["metric"] == METRIC
+    zero = np.mean([summary["targets"][t]["zero_shot"][METRIC] for t in ("tgt_a", "tgt_b")])
+    assert report["zero_shot_mean"] == pytest.approx(zero)
+    for method in METHODS:
+        assert {"mean", "gain"} <= set(report["methods"][method]) and report[method] == report["methods"][method]
+        if method in ("random", "bm25"):
+            mean = np.mean([summary["targets"][t]["methods"][method]["summary"][METRIC]["mean"]
+                            for t in ("tgt_a", "tgt_b")])
+            assert report["methods"][method]["mean"] == pytest.approx(mean)
+            assert report["methods"][method]["gain"] == pytest.approx(mean - zero)
+            assert f"{mean:.2f} ±" in table
+        else:
+            assert report["methods"][method]["mean"] is None and report["methods"][method]["gain"] is None
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sub", [None, "upstream", "distant-supervision", "train-reranker", "run", "report"])
+def test_help_for_every_subcommand(sub, capsys):
+    parser = argparse.ArgumentParser(prog="crosstask")
+    register(parser.add_subparsers(dest="command", required=True))
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["recross", *([sub] if sub else []), "--help"])
+    assert exit_info.value.code == 0 and "usage: crosstask recross" in capsys.readouterr().out
+
+
+def test_errors_are_one_line(tmp_path, capsys):
+    assert main(["recross", "report", "--runs", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["recross", "run", "--data", str(make_recross_dir(tmp_path / "ok")), "--target", "nope",
+                 "--upstream", str(tmp_path), "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "no such file" in err[0] and "unknown target nope" in err[1]
+
+
+def test_malformed_target_file_exit_code_2(tmp_path):
+    data = make_recross_dir(tmp_path / "recross")
+    bad = _write(data / "targets" / "tgt_b" / "test-1000.json", [["only an input", ["x"]]])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "crosstask.cli_recross", "recross", "run", "--data", str(data),
+                           "--target", "all", "--retriever", "bm25", "--upstream", str(tmp_path / "none"),
+                           "--output", str(tmp_path / "runs")], capture_output=True, text=True, env=env,
+                          cwd=REPO_ROOT, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_distant_supervision_reranker_and_dense_rerank_run(env, tmp_path):
+    ds, reranker, runs = tmp_path / "ds.jsonl", tmp_path / "reranker", tmp_path / "runs"
+    assert main(["recross", "distant-supervision", "--data", str(env["data"]), "--upstream", str(env["upstream"]),
+                 "--output", str(ds), "--pseudo-targets", "sentiment", "--query-size", "2", "--group-size", "4",
+                 "--n-groups", "2", "--heldout-size", "4", "--adapt-max-steps", "1", "--max-length", "64"]) == 0
+    rows = [json.loads(line) for line in ds.read_text().splitlines()]
+    assert len(rows) == 16 and {r["label"] for r in rows} == {0, 1}
+    assert all(r["pseudo_target"] == "sentiment" and not r["candidate_uid"].startswith("sentiment") for r in rows)
+    assert main(["recross", "train-reranker", "--data-file", str(ds), "--output", str(reranker), "--model", env["bert"],
+                 "--batch-size", "8", "--max-length", "64"]) == 0
+    assert main(["recross", "run", "--data", str(env["data"]), "--target", "tgt_b", "--retriever", "dense,dense_rerank",
+                 "--reranker", str(reranker), "--rounds", "1", "--n", "8", "--queries", "3", "--upstream",
+                 str(env["upstream"]), "--output", str(runs), "--adapt-max-steps", "1", "--max-length", "64"]) == 0
+    retrieved = read_json(runs / "tgt_b" / "dense_rerank" / "round-0" / "retrieved.json")
+    assert retrieved["method"] == "dense+rerank" and retrieved["reranked_from"] == 16 and len(retrieved["items"]) == 8
+    assert len(list((runs / "index-cache").iterdir())) == 1  # one dense index shared by both methods
+    report = main(["recross", "report", "--runs", str(runs), "--out", str(tmp_path / "report")])
+    assert report == 0 and read_json(tmp_path / "report" / "recross.json")["dense_rerank"]["n_targets"] == 1
