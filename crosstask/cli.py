@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         from crosstask.training.classifier import ClassifierTrainingConfig
         from crosstask.training.pairs import PairConfig
         config = ClassifierTrainingConfig(
-            ClassifierConfig(args.model, args.pooling, args.dropout, args.trust_remote_code),
+            ClassifierConfig(args.model, args.pooling, args.dropout, args.trust_remote_code, args.shared_context),
             PairConfig(args.negatives, args.mix_gen, args.gen_negatives, args.seed), _prompt_config(args), args.max_length)
     else:
         from crosstask.models.generator import GeneratorConfig
@@ -289,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-dev-instances", type=_non_negative, default=20)
     train.add_argument("--pooling", choices=["mean", "first"], default="mean")
     train.add_argument("--dropout", type=float, default=0.2)
+    train.add_argument("--shared-context", action="store_true",
+                       help="classifier variant: all candidates of an instance in one pass (context does not "
+                            "attend to candidates); faster to train and evaluate")
     train.add_argument("--negatives", type=int, default=None, help="negatives per positive (default: all labels)")
     train.add_argument("--mix-gen", action="store_true", help="'w/ GEN': add the generation tasks to training")
     train.add_argument("--gen-negatives", default="matched",

@@ -128,3 +128,22 @@ def test_resume_after_interruption_matches_uninterrupted_run(models, tmp_path, m
     a = EncoderClassifier.from_pretrained(tmp_path / "full" / "final").head.weight
     b = EncoderClassifier.from_pretrained(tmp_path / "cut" / "final").head.weight
     assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_shared_context_classifier_trains_and_evaluates(models, tmp_path):
+    from crosstask.errors import CrosstaskError
+
+    args = TrainingArguments(str(tmp_path / "run"), batch_size=4, max_steps=3, lr=1e-3, progress=False)
+    config = ClassifierTrainingConfig(ClassifierConfig(models["bert"], dropout=0.0, shared_context=True),
+                                      PairConfig(negatives=1))
+    summary = pipeline.train("classifier", DATA, config, args)
+    assert summary["steps"] == 3
+    model = EncoderClassifier.from_pretrained(tmp_path / "run" / "final")
+    assert model.config.shared_context  # the variant is saved with the model and used to evaluate it
+    report = pipeline.evaluate(DATA, tmp_path / "eval", classifier=str(tmp_path / "run"),
+                               options=pipeline.EvalOptions(scope="cls"))
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "predictions-cls-classifier.jsonl").open()]
+    assert len(rows) == report["n_cls_tasks"] * 3 and all(r["prediction"] in r["candidates"] for r in rows)
+    t5 = ClassifierTrainingConfig(ClassifierConfig(models["t5"], shared_context=True))
+    with pytest.raises(CrosstaskError, match="shared context"):
+        pipeline.train("classifier", DATA, t5, TrainingArguments(str(tmp_path / "t5"), max_steps=1, progress=False))

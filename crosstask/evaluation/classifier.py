@@ -58,9 +58,12 @@ def predict_candidates(model, tasks: Sequence[TypedTask], encoder: PromptEncoder
     local = shard(items, accelerator)
     device = accelerator.device if accelerator is not None else next(model.parameters()).device
     candidate_lists = [tuple(candidates_for(t, i) if candidates_for else t.labels) for t, i in local]
-    features = [encoder.encode(pair_segments(t, i.input, c, prompt))
-                for (t, i), cands in zip(local, candidate_lists) for c in cands]
-    scores = score_pairs(model, features, encoder.tokenizer.pad_token_id, batch_size, device)
+    if getattr(model.config, "shared_context", False):
+        scores = _shared_context_scores(model, local, candidate_lists, encoder, prompt)
+    else:
+        features = [encoder.encode(pair_segments(t, i.input, c, prompt))
+                    for (t, i), cands in zip(local, candidate_lists) for c in cands]
+        scores = score_pairs(model, features, encoder.tokenizer.pad_token_id, batch_size, device)
     predictions, offset = [], 0
     for (task, instance), cands in zip(local, candidate_lists):
         own = scores[offset:offset + len(cands)]
@@ -71,6 +74,17 @@ def predict_candidates(model, tasks: Sequence[TypedTask], encoder: PromptEncoder
                                                cands, tuple(own)))
     model.train(was_training)
     return gather_shards(predictions, accelerator, key=lambda p: p.id)
+
+
+def _shared_context_scores(model, items, candidate_lists, encoder: PromptEncoder, prompt: PromptConfig) -> list[float]:
+    """Flat P(correct) list, every instance's candidates scored in one packed pass."""
+    from crosstask.data.prompts import classifier_context_segments
+    from crosstask.models.shared_context import CandidateScorer, ScoringInstance
+
+    instances = [ScoringInstance(classifier_context_segments(t.task.definition, t.task.positive_examples,
+                                                             t.task.negative_examples, i.input, prompt), cands)
+                 for (t, i), cands in zip(items, candidate_lists)]
+    return [p for scores in CandidateScorer(model, encoder).score(instances) for p in scores]
 
 
 def evaluate_classifier(model, tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig,

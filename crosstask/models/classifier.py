@@ -29,6 +29,7 @@ class ClassifierConfig:
     pooling: str = "mean"
     dropout: float = 0.2
     trust_remote_code: bool = False
+    shared_context: bool = False  # score all candidates of an instance in one pass (a model variant)
 
     def __post_init__(self):
         if self.pooling not in ("mean", "first"):

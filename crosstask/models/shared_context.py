@@ -233,6 +233,10 @@ class CandidateScorer:
             return (fixed[-budget:] if budget > 0 else []), tails
         return [i for p, n in zip(pieces, lengths) for i in p[:n]], tails
 
+    def packs(self, instance: ScoringInstance) -> list[PackedInstance]:
+        """The instance's candidates packed after its context, split so no pack exceeds max_packed_length."""
+        return self._packs(instance)
+
     def _packs(self, instance: ScoringInstance) -> list[PackedInstance]:
         context, tails = self.encode_instance(instance)
         enc, chunks, size = self.encoder, [[]], len(self.encoder.prefix) + len(context)

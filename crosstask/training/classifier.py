@@ -53,7 +53,43 @@ def pad_collate(features: list[dict], pad_token_id: int) -> dict[str, torch.Tens
 
 
 def classifier_loss(model, batch: dict) -> torch.Tensor:
+    if "pool_mask" in batch:  # shared-context packs: one row per candidate
+        from crosstask.models.shared_context import shared_context_logits
+        return F.cross_entropy(shared_context_logits(model, batch), batch["labels"])
     return F.cross_entropy(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
+
+
+def encode_packed_pairs(pairs: Sequence[Pair], tasks: Sequence[TypedTask], model, encoder: PromptEncoder,
+                        prompt: PromptConfig) -> list[dict]:
+    """Shared-context features: each instance's candidates packed after its context (one row per pack)."""
+    from crosstask.errors import CrosstaskError
+    from crosstask.models.shared_context import CandidateScorer, ScoringInstance
+
+    scorer = CandidateScorer(model, encoder)
+    if not scorer.shared:
+        raise CrosstaskError("this backbone cannot score candidates with a shared context (needs mean pooling and "
+                             "an encoder that honours 4D attention masks with position ids); train without it")
+    by_name = {t.name: t for t in tasks}
+    inputs = {(t.name, i.id): i.input for t in tasks for i in t.task.instances}
+    groups: dict[tuple[str, str], list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault((pair.task, pair.instance_id), []).append(pair)
+    features = []
+    for (task, instance_id), group in groups.items():
+        t = by_name[task].task
+        context = classifier_context_segments(t.definition, t.positive_examples, t.negative_examples,
+                                              inputs[(task, instance_id)], prompt)
+        labels = [p.label for p in group]
+        for pack in scorer.packs(ScoringInstance(context, [p.candidate for p in group])):
+            features.append({"input_ids": pack.input_ids, "packed": pack, "labels": labels[:len(pack.spans)]})
+            labels = labels[len(pack.spans):]
+    return features
+
+
+def packed_collate(features: list[dict], pad_token_id: int) -> dict:
+    from crosstask.models.shared_context import collate_packed
+    return {**collate_packed([f["packed"] for f in features], pad_token_id),
+            "labels": torch.tensor([label for f in features for label in f["labels"]], dtype=torch.long)}
 
 
 def train_classifier(train_tasks: Sequence[TypedTask], config: ClassifierTrainingConfig, args: TrainingArguments,
@@ -69,7 +105,12 @@ def train_classifier(train_tasks: Sequence[TypedTask], config: ClassifierTrainin
     model = EncoderClassifier.from_backbone(config.model)
     encoder = PromptEncoder(tokenizer, config.max_length)
     pairs = build_pairs(train_tasks, config.pairs)
-    features = encode_pairs(pairs, train_tasks, encoder, config.prompt)
+    if config.model.shared_context:
+        features = encode_packed_pairs(pairs, train_tasks, model, encoder, config.prompt)
+        collate = lambda fs: packed_collate(fs, tokenizer.pad_token_id)  # noqa: E731
+    else:
+        features = encode_pairs(pairs, train_tasks, encoder, config.prompt)
+        collate = lambda fs: pad_collate(fs, tokenizer.pad_token_id)  # noqa: E731
 
     def evaluate(m):
         result = evaluate_classifier(m, list(dev_tasks), encoder, config.prompt, accelerator=trainer.accelerator)
@@ -78,7 +119,7 @@ def train_classifier(train_tasks: Sequence[TypedTask], config: ClassifierTrainin
     def save(m, directory: Path):
         m.save_pretrained(directory, tokenizer)
 
-    trainer = Trainer(model, features, lambda fs: pad_collate(fs, tokenizer.pad_token_id), classifier_loss, args,
+    trainer = Trainer(model, features, collate, classifier_loss, args,
                       save, model.parameter_groups(args.lr, args.head_lr or args.lr, args.weight_decay),
                       evaluate if dev_tasks else None, accelerator=accelerator)
     state = trainer.train()

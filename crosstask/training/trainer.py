@@ -202,7 +202,8 @@ class Trainer:
             local = indices[acc.process_index::acc.num_processes]
             sync = i == len(step_batches) - 1
             with nullcontext() if sync else acc.no_sync(self.model):
-                batch = {k: v.to(acc.device) for k, v in self.collate([self.features[j] for j in local]).items()}
+                batch = {k: v.to(acc.device) if isinstance(v, torch.Tensor) else v
+                         for k, v in self.collate([self.features[j] for j in local]).items()}
                 loss = self.loss_fn(self.model, batch) / len(step_batches)
                 acc.backward(loss)
             total += loss.item()
