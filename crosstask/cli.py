@@ -355,10 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         args.func(args)
-    except CrosstaskError as exc:
-        print(f"crosstask: error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, UnicodeDecodeError) as exc:
+    except (CrosstaskError, OSError, UnicodeDecodeError) as exc:
         print(f"crosstask: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

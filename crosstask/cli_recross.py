@@ -240,22 +240,10 @@ def register(commands) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m crosstask.cli_recross recross ...`), with the main CLI's error handling."""
-    parser = argparse.ArgumentParser(prog="crosstask")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        from crosstask.cli import _quiet_libraries
+    """Standalone entry (`python -m crosstask.cli_recross recross ...`): the main CLI, same error handling."""
+    from crosstask.cli import main as cli_main
 
-        _quiet_libraries()
-        args.func(args)
-    except (CrosstaskError, OSError, UnicodeDecodeError) as exc:
-        print(f"crosstask: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("crosstask: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
