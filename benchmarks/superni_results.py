@@ -35,10 +35,18 @@ def collect(runs: Path) -> list[dict]:
                 overall = report["metrics"][system]["overall"]
                 rows.append({"run": name, "system": system.split("/", 1)[1], "setting": mixing, "seed": seed,
                              "em": overall["exact_match"], "rougeL": overall["rougeL"], "n": overall["n"],
-                             "data_hash": train["data_hash"], "train_command": train["command"],
+                             "train_data_hash": train["data_hash"], "train_command": train["command"],
                              "eval_command": report["command"], "steps": train["steps"],
                              "pairs": train.get("pairs"), "examples": train.get("examples")})
     return rows
+
+
+def test_data_hash(data: str, n_tasks: int) -> str:
+    """Hash of the evaluated CLS test task files (as `crosstask baselines` reports it)."""
+    from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
+    tasks = [t for t in load_superni_data(DataConfig(data=data, max_train_instances=0)).test if t.is_cls]
+    assert len(tasks) == n_tasks, (len(tasks), n_tasks)
+    return fingerprint_tasks(tasks)
 
 
 def mean_std(values: list[float]) -> str:
@@ -60,19 +68,21 @@ def main() -> None:
     grouped: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         grouped.setdefault((row["system"], row["setting"]), []).append(row)
+    test_hash = test_data_hash(first["data"]["data"], first["n_cls_tasks"])
     table = [[system, setting, mean_std([r["em"] for r in rs]), mean_std([r["rougeL"] for r in rs]),
-              ", ".join(str(r["seed"]) for r in rs), rs[0]["n"], rs[0]["data_hash"]]
+              ", ".join(str(r["seed"]) for r in rs), rs[0]["n"], rs[0]["train_data_hash"], test_hash]
              for (system, setting), rs in grouped.items()]
-    table += [[f"baseline: {k}", "–", f"{v['exact_match']:.2f}", f"{v['rougeL']:.2f}", "42", v["n"], rows[0]["data_hash"]]
+    table += [[f"baseline: {k}", "–", f"{v['exact_match']:.2f}", f"{v['rougeL']:.2f}", "42", v["n"], "–", test_hash]
               for k, v in baselines.items()]
-    table += [[f"seed {m} (64 tasks, paper)", s, f"{v:.2f}", "–", "–", 6400, "–"]
+    table += [[f"seed {m} (64 tasks, paper)", s, f"{v:.2f}", "–", "–", 6400, "–", "–"]
               for m, d in SEED_T5_EM.items() for s, v in d.items()]
 
     def best(system: str) -> tuple[float, str] | None:
         means = [(statistics.mean(r["em"] for r in rs), setting) for (sys_, setting), rs in grouped.items() if sys_ == system]
         return max(means) if means else None
 
-    summary = {"n_tasks": first["n_cls_tasks"], "n_instances": rows[0]["n"], "data_hash": rows[0]["data_hash"],
+    summary = {"n_tasks": first["n_cls_tasks"], "n_instances": rows[0]["n"], "test_data_hash": test_hash,
+               "train_data_hash": rows[0]["train_data_hash"],
                "label_space_mode": first["label_space_mode"],
                "baseline_em": baselines["most_frequent_positive_label"]["exact_match"],
                "random_label_em": baselines["random_label"]["exact_match"], "runs": rows}
@@ -91,7 +101,8 @@ def main() -> None:
         plot_pair_counts(trains, out / "superni_pairs.png")
     atomic_write_json(out / "superni.json", summary)
     commands = sorted({(r["run"], r["train_command"], r["eval_command"]) for r in rows})
-    text = [markdown_table(["system", "setting", "EM", "ROUGE-L", "seeds", "n", "data hash"], table), "",
+    text = [markdown_table(["system", "setting", "EM", "ROUGE-L", "seeds", "n", "train data hash", "test data hash"],
+                           table), "",
             "Commands (each run: train, then evaluate):", ""]
     text += [f"- `{run}`: `{train}` then `{ev}`" for run, train, ev in commands]
     atomic_write_text(out / "superni_table.md", "\n".join(text) + "\n")

@@ -13,12 +13,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from crosstask import __version__
-from crosstask.data.benchmark import DataConfig, load_superni_data
+from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
 from crosstask.errors import CrosstaskError
 from crosstask.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 
 
 def provenance(data_config: DataConfig, fingerprint: str) -> dict:
+    """Where a result came from. `data_hash`: the task files loaded (training: every train, dev and test
+    task file the run read — test files only for their names and types; evaluation: the evaluated test tasks)."""
     return {"command": " ".join(["crosstask", *sys.argv[1:]]) if sys.argv else "", "crosstask": __version__,
             "python": platform.python_version(), "data": asdict(data_config), "data_hash": fingerprint,
             "time": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -33,7 +35,7 @@ def train(kind: str, data_config: DataConfig, model_config, args, accelerator=No
     if not data.train:
         raise CrosstaskError(f"no training tasks selected from {data.root}")
     output = Path(args.output_dir)
-    meta = {**provenance(data_config, data.fingerprint()), "kind": kind, "config": asdict(model_config),
+    meta = {**provenance(data_config, fingerprint_tasks(data.train + data.dev + data.test)), "kind": kind, "config": asdict(model_config),
             "training": asdict(args), "processes": accelerator.num_processes, "train_tasks": len(data.train), "dev_tasks": [t.name for t in data.dev]}
     if accelerator.is_main_process:
         atomic_write_json(output / "run_config.json", meta)
@@ -149,7 +151,7 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
 
     metrics = {name: aggregate(p.scored() for p in preds) for name, preds in predictions.items()}
     metrics.update({f"cls/baseline:{k}": v for k, v in run_baselines(cls_tasks, seed=data_config.seed).items()})
-    report = {**provenance(data_config, data.fingerprint()), "classifier": classifier, "generator": generator,
+    report = {**provenance(data_config, fingerprint_tasks(cls_tasks + gen_tasks)), "classifier": classifier, "generator": generator,
               "options": asdict(options), "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks),
               "n_gen_tasks": len(gen_tasks), "missing_test_tasks": data.missing.get("test", []), "metrics": metrics}
     if accelerator.is_main_process:

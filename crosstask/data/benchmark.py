@@ -42,9 +42,6 @@ class SuperNIData:
     test: list[TypedTask]
     missing: dict[str, list[str]] = field(default_factory=dict)
 
-    def fingerprint(self) -> str:
-        """Hash of the task files used: the data hash results are reported with."""
-        return fingerprint_tasks(self.train + self.dev + self.test)
 
 
 def fingerprint_tasks(tasks) -> str:
