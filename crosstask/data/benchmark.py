@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crosstask.data.superni import load_split
+from crosstask.data.superni import cap_instances, load_split
 from crosstask.data.tasktype import LabelSpaceMode, TaskTypeRule, TypedTask, type_task
 
 
@@ -61,10 +61,14 @@ def _english(typed: TypedTask) -> bool:
 def load_superni_data(config: DataConfig) -> SuperNIData:
     root = config.resolve_root()
     rule = TaskTypeRule(max_labels=config.max_labels)
-    train_split = load_split(root, "train", max_instances=config.max_train_instances, seed=config.seed)
-    test_split = load_split(root, "test", max_instances=config.max_test_instances)
-    train = [type_task(t, LabelSpaceMode.INSTANCES, rule) for t in train_split.tasks]
-    test = [type_task(t, config.label_mode, rule) for t in test_split.tasks]
+    # Types and label spaces come from every instance in a task file; the caps apply afterwards, so a
+    # free-text task never looks like a classification task because its first few answers repeat.
+    train_split = load_split(root, "train", max_instances=None)
+    test_split = load_split(root, "test", max_instances=None)
+    train = [_capped(type_task(t, LabelSpaceMode.INSTANCES, rule), "train", config.max_train_instances, config.seed)
+             for t in train_split.tasks]
+    test = [_capped(type_task(t, config.label_mode, rule), "test", config.max_test_instances, config.seed)
+            for t in test_split.tasks]
     if config.english_only:
         train, test = [t for t in train if _english(t)], [t for t in test if _english(t)]
     if config.max_train_labels is not None:
@@ -74,6 +78,11 @@ def load_superni_data(config: DataConfig) -> SuperNIData:
     dev = [_cap(t, config.max_dev_instances) for t in train if t.name in dev_names]
     train = [t for t in train if t.name not in dev_names]
     return SuperNIData(root, train, dev, test, {"train": train_split.missing, "test": test_split.missing})
+
+
+def _capped(typed: TypedTask, split: str, n: int | None, seed: int) -> TypedTask:
+    from dataclasses import replace
+    return replace(typed, task=cap_instances(typed.task, split, n, seed))
 
 
 def _cap(typed: TypedTask, n: int) -> TypedTask:
