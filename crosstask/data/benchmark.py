@@ -75,16 +75,14 @@ def load_superni_data(config: DataConfig) -> SuperNIData:
         train = [t for t in train if not t.is_cls or len(t.labels) <= config.max_train_labels]
     dev_names = set(random.Random(config.seed).sample(sorted(t.name for t in train if t.is_cls),
                                                       min(config.dev_tasks, sum(t.is_cls for t in train))))
-    dev = [_cap(t, config.max_dev_instances) for t in train if t.name in dev_names]
+    dev = [_capped(t, "test", config.max_dev_instances, config.seed) for t in train if t.name in dev_names]
     train = [t for t in train if t.name not in dev_names]
     return SuperNIData(root, train, dev, test, {"train": train_split.missing, "test": test_split.missing})
 
 
 def _capped(typed: TypedTask, split: str, n: int | None, seed: int) -> TypedTask:
+    """`split` "train": seeded shuffle then first n; otherwise the first n."""
     from dataclasses import replace
     return replace(typed, task=cap_instances(typed.task, split, n, seed))
 
 
-def _cap(typed: TypedTask, n: int) -> TypedTask:
-    from dataclasses import replace
-    return replace(typed, task=replace(typed.task, instances=typed.task.instances[:n]))
