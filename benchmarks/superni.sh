@@ -1,16 +1,10 @@
 #!/usr/bin/env bash
 # SuperNI benchmark: generator and classifier, w/o and w/ GEN, fair generator, on all CLS test tasks.
-# One CPU budget for every setting (see COMMON / TRAIN below). Steps whose output exists are skipped,
+# One CPU budget for every setting (COMMON / TRAIN in superni_budget.sh). Steps whose output exists are skipped,
 # so the script can be re-run after an interruption. Logs: runs/bench/superni/*.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-runs/bench/superni}
-DATA=${DATA:-../shared/data/superni}
-CT=.venv/bin/crosstask
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-mkdir -p "$OUT"
-COMMON="--data $DATA --max-length 160 --label-mode instances --mixed-precision bf16"
-TRAIN="$COMMON --max-train-instances 6 --max-train-labels 10 --dev-tasks 10 --max-dev-instances 20 --epochs 1 --batch-size 16 --warmup-ratio 0.06 --save-every 200 --eval-every 200"
+source benchmarks/superni_budget.sh
 
 run() {  # name, then the command; skipped when $OUT/name.done exists
   local name=$1; shift

@@ -3,13 +3,7 @@
 # timed comparison of its evaluation against the per-pair (full-attention) classifier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-runs/bench/superni}
-DATA=${DATA:-../shared/data/superni}
-CT=.venv/bin/crosstask
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-COMMON="--data $DATA --max-length 160 --label-mode instances --mixed-precision bf16"
-TRAIN="$COMMON --max-train-instances 6 --max-train-labels 10 --dev-tasks 10 --max-dev-instances 20 --epochs 1 --batch-size 16 --warmup-ratio 0.06 --save-every 200 --eval-every 200"
-mkdir -p "$OUT"
+source benchmarks/superni_budget.sh
 timed() {  # name, command...: skipped when done; wall seconds appended to $OUT/timings.tsv
   local name=$1; shift
   if [ -e "$OUT/$name.done" ]; then echo "skip $name"; return; fi
