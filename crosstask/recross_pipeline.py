@@ -169,7 +169,7 @@ def _zero_shot(config, target, model_dir: Path, target_root: Path, run_dir: Path
     shared = target_root / "zero-shot"
     key = {"upstream_model": str(model_dir), "model_kind": config.model_kind, "max_test": config.max_test,
            "max_length": config.adapt.max_length, "num_beams": config.num_beams,
-           "max_new_tokens": config.max_new_tokens}
+           "max_new_tokens": config.max_new_tokens, "mixed_precision": config.adapt.mixed_precision}
     if (shared / "metrics.json").exists():
         zero = read_json(shared / "metrics.json")
         if zero.get("settings") != key:
@@ -190,7 +190,8 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
                 rounds: int, n: int, query_size: int, run_root: str | Path, reranker_dir: str | Path | None = None,
                 mu: int = 2, *, max_per_task: int | None = None, index_kind: str = "exact", max_test: int | None = None,
                 adapt: AdaptConfig | None = None, encoder: str | None = None, num_beams: int = 4,
-                max_new_tokens: int = 64, seed: int = 42, log: Callable[[str], None] = print) -> dict:
+                max_new_tokens: int = 64, seed: int = 42, encoder_precision: str = "fp32",
+                log: Callable[[str], None] = print) -> dict:
     """Every target × method through `run_recross` (finished rounds are read back, never recomputed),
     zero-shot once per target. Returns and writes `run_root/summary.json` (merged with an earlier one)."""
     from crosstask.models.classifier import is_classifier_dir
@@ -207,7 +208,8 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     root = Path(run_root)
     settings = {"rounds": rounds, "n": n, "query_size": query_size, "index_kind": index_kind, "max_test": max_test,
                 "adapt": adapt or AdaptConfig(), "encoder": encoder, "num_beams": num_beams,
-                "max_new_tokens": max_new_tokens, "cache_dir": str(root / "index-cache")}
+                "max_new_tokens": max_new_tokens, "cache_dir": str(root / "index-cache"),
+                "encoder_precision": encoder_precision}
     previous = read_json(root / "summary.json") if (root / "summary.json").exists() else {}
     recorded = {**settings, "adapt": asdict(settings["adapt"]), "reranker": reranker_dir and str(reranker_dir),
                 "mu": mu, "max_per_task": max_per_task}

@@ -48,6 +48,7 @@ class AdaptConfig:
     max_length: int = 256  # classifier pair / generator source, in tokens
     max_target_length: int = 64
     max_cls_labels: int = 10
+    mixed_precision: str = "no"  # "bf16": autocast matmuls (AMX / AVX512-BF16 CPUs, GPUs); also used to evaluate
     pairs: PairConfig = field(default_factory=lambda: PairConfig(mix_gen=True))
     prompt: PromptConfig = field(default_factory=PromptConfig)
     progress: bool = False
@@ -135,7 +136,8 @@ def fine_tune(kind: str, model_dir: str | Path, records: Sequence[T0Record], con
     args = TrainingArguments(output_dir=str(work_dir), epochs=config.epochs, batch_size=config.batch_size,
                              lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
                              max_grad_norm=config.max_grad_norm, seed=config.seed, max_steps=config.max_steps,
-                             keep_checkpoints=1, log_every=50, progress=config.progress)
+                             keep_checkpoints=1, log_every=50, progress=config.progress,
+                             mixed_precision=config.mixed_precision)
     save_fn = (lambda m, d: save_model(m, tokenizer, d, kind)) if save else (lambda m, d: None)
     trainer = Trainer(model, features, _collate(kind, tokenizer), loss_fn, args, save_fn, groups)
     trainer.train()

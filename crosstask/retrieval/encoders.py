@@ -20,6 +20,7 @@ import numpy as np
 from crosstask.errors import CrosstaskError
 from crosstask.models.backbone import resolve_model
 
+PRECISIONS = ("fp32", "bf16")  # bf16: autocast matmuls (AMX / AVX512-BF16 CPUs, GPUs); pooling stays fp32
 PROGRESS_MIN_TEXTS = 2048  # show a progress bar only for encodes at least this long
 _CONTENT_HASH_MAX_BYTES = 4 << 20  # files up to this size are hashed by content, larger ones by size+mtime
 
@@ -79,10 +80,13 @@ def state_dict_fingerprint(module: Any) -> str:
 class SentenceEncoder:
     """sentence-transformers model (path, hub id or "default") producing normalised embeddings."""
 
-    def __init__(self, model: str | Path = "default", batch_size: int = 64, device: str | None = None):
+    def __init__(self, model: str | Path = "default", batch_size: int = 64, device: str | None = None,
+                 precision: str = "fp32"):
         from sentence_transformers import SentenceTransformer
 
-        self.source = resolve_model(model)
+        if precision not in PRECISIONS:
+            raise CrosstaskError(f"encoder precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.source, self.precision = resolve_model(model), precision
         self.batch_size = batch_size
         try:
             self.model = SentenceTransformer(self.source, device=device)
@@ -96,15 +100,19 @@ class SentenceEncoder:
     @cached_property
     def fingerprint(self) -> str:
         settings = {"encoder": "sentence-transformers", "modules": repr(self.model),
-                    "max_seq_length": self.model.max_seq_length, "normalize": True}
+                    "max_seq_length": self.model.max_seq_length, "normalize": True,
+                    **({"precision": self.precision} if self.precision != "fp32" else {})}
         return hash_json({"source": model_source_fingerprint(self.source), "settings": settings})
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=len(texts) >= PROGRESS_MIN_TEXTS)
-        return l2_normalise(vectors)
+        import torch
+
+        with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                        convert_to_tensor=True, show_progress_bar=len(texts) >= PROGRESS_MIN_TEXTS)
+        return l2_normalise(vectors.float().cpu().numpy())
 
 
 def masked_mean(hidden: Any, attention_mask: Any) -> Any:
@@ -121,8 +129,12 @@ class MeanPoolEncoder:
     """
 
     def __init__(self, model_or_path: Any, max_length: int = 256, batch_size: int = 64, *, tokenizer: Any = None,
-                 device: str | None = None):
+                 device: str | None = None, precision: str = "fp32"):
         import torch
+
+        if precision not in PRECISIONS:
+            raise CrosstaskError(f"encoder precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.precision = precision
 
         if isinstance(model_or_path, (str, Path)):
             from crosstask.models.backbone import load_tokenizer
@@ -163,6 +175,7 @@ class MeanPoolEncoder:
     def _fingerprint(self, weights: Any) -> str:
         settings = {"encoder": "mean-pool", "class": type(self.model).__name__, "max_length": self.max_length,
                     "pooling": "masked-mean-last-layer", "normalize": True,
+                    **({"precision": self.precision} if self.precision != "fp32" else {}),
                     "tokenizer": [type(self.tokenizer).__name__, len(self.tokenizer)]}
         return hash_json({"weights": weights, "settings": settings})
 
@@ -180,7 +193,8 @@ class MeanPoolEncoder:
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.inference_mode():
+            autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+            with torch.inference_mode(), autocast:
                 for batch in tqdm(batches, desc="encode", disable=len(texts) < PROGRESS_MIN_TEXTS):
                     padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
                     mask = padded["attention_mask"].to(self.device)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -59,6 +60,7 @@ class RecrossConfig:
     index_kind: str = "exact"  # exact | hnsw | ivf
     cache_dir: str | None = None  # index cache; default run_dir/index-cache
     encoder: str | None = None  # dense/sbert encoder override (default: upstream encoder / packaged MiniLM)
+    encoder_precision: str = "fp32"  # fp32 | bf16 (autocast) for the dense and sbert index encoders
     num_beams: int = 4
     max_new_tokens: int = 64
     max_test: int | None = None  # evaluate on the first max_test test records only
@@ -92,27 +94,34 @@ def build_retriever(config: RecrossConfig, records: list[T0Record], files: Seque
     from crosstask.retrieval.index import IndexCache
 
     if config.retriever == "sbert":
-        encoder = SentenceEncoder(config.encoder or "default")
+        encoder = SentenceEncoder(config.encoder or "default", precision=config.encoder_precision)
     else:
         from crosstask.models.classifier import ENCODER_DIR, is_classifier_dir
 
         default = upstream_model_dir / ENCODER_DIR if is_classifier_dir(upstream_model_dir) else upstream_model_dir
-        encoder = MeanPoolEncoder(config.encoder or default, max_length=config.adapt.max_length)
+        encoder = MeanPoolEncoder(config.encoder or default, max_length=config.adapt.max_length,
+                                  precision=config.encoder_precision)
     cache = IndexCache(Path(config.cache_dir) if config.cache_dir else run_dir / "index-cache")
-    index = cache.get_or_build(files, records, encoder, kind=config.index_kind).index
-    return DenseRetriever(records, encoder, index=index, fusion=config.fusion)
+    found = cache.get_or_build(files, records, encoder, kind=config.index_kind)
+    print(f"index {found.key[:12]}: {'built' if found.built else 'loaded'} in "
+          f"{found.build_seconds if found.built else found.load_seconds:.1f} s ({found.path})", flush=True)
+    return DenseRetriever(records, encoder, index=found.index, fusion=config.fusion)
 
 
 def evaluate_model(model_dir: Path, config: RecrossConfig, target: Target, options) -> Any:
     """TargetResult of the model saved in `model_dir` on the target's test records."""
+    import torch
+
     model, tokenizer = load_model(model_dir, config.model_kind)
     test = list(target.test)[: config.max_test]
-    if config.model_kind == "classifier":
-        return evaluate_target(test, options, name=target.name, classifier=model,
-                               classifier_encoder=PromptEncoder(tokenizer, config.adapt.max_length))
-    return evaluate_target(test, options, name=target.name, generator=model, generator_tokenizer=tokenizer,
-                           generator_encoder=PromptEncoder(tokenizer, config.adapt.max_length),
-                           num_beams=config.num_beams, max_new_tokens=config.max_new_tokens)
+    device = next(model.parameters()).device.type
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=config.adapt.mixed_precision == "bf16"):
+        if config.model_kind == "classifier":
+            return evaluate_target(test, options, name=target.name, classifier=model,
+                                   classifier_encoder=PromptEncoder(tokenizer, config.adapt.max_length))
+        return evaluate_target(test, options, name=target.name, generator=model, generator_tokenizer=tokenizer,
+                               generator_encoder=PromptEncoder(tokenizer, config.adapt.max_length),
+                               num_beams=config.num_beams, max_new_tokens=config.max_new_tokens)
 
 
 def flat_metrics(result_json: Mapping) -> dict[str, float]:
@@ -163,24 +172,37 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
         if (round_dir / "metrics.json").exists():
             rounds.append(read_json(round_dir / "metrics.json"))
             continue
+        clock = {"start": time.perf_counter()}
         queries = sample_queries(target.query, config.query_size, seed=r)
         if config.retriever == "random" or retriever is None:
             retriever = build_retriever(config, records, files, upstream_model_dir, run_dir, seed=r)
+        clock["index"] = time.perf_counter()
         retrieved = retriever.retrieve(queries, min(k, len(records)))
+        clock["retrieve"] = time.perf_counter()
         if config.reranker:
             from crosstask.retrieval.reranker import load_reranker, rerank
 
+            import torch
+
             reranker = reranker or load_reranker(config.reranker, config.adapt.max_length)
-            retrieved = rerank(reranker, queries, retrieved, records, config.n)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.adapt.mixed_precision == "bf16"):
+                retrieved = rerank(reranker, queries, retrieved, records, config.n)
+        clock["rerank"] = time.perf_counter()
         atomic_write_json(round_dir / "retrieved.json",
                           {"target": target.name, "round": r, "queries": queries, **retrieved.to_json()})
         model_dir = round_dir / "model"
         adapt_config = replace(config.adapt, seed=config.adapt.seed + r)
         adapt_module.adapt(config.model_kind, upstream_model_dir, retrieved.records(records), adapt_config, model_dir)
+        clock["adapt"] = time.perf_counter()
         result = evaluate_model(model_dir, config, target, options)
+        clock["evaluate"] = time.perf_counter()
         if not config.keep_models:
             shutil.rmtree(model_dir, ignore_errors=True)
-        rounds.append(_write_result(round_dir, result, {"round": r, "n_retrieved": len(retrieved)}))
+        steps = list(clock)
+        timing = {b: round(clock[b] - clock[a], 3) for a, b in zip(steps, steps[1:])}
+        timing["total"] = round(clock["evaluate"] - clock["start"], 3)  # "index": retriever (re)built this round
+        rounds.append(_write_result(round_dir, result, {"round": r, "n_retrieved": len(retrieved),
+                                                        "seconds": timing}))
     per_round = [flat_metrics(m) for m in rounds]
     keys = sorted({key for m in per_round for key in m})
     summary = {key: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)}
