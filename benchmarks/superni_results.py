@@ -1,6 +1,7 @@
 """Collect the SuperNI benchmark runs (benchmarks/superni.sh) into docs/results/superni.{md,json} + plots.
 
-Usage: .venv/bin/python benchmarks/superni_results.py [--runs runs/bench/superni] [--out docs/results]
+Usage: .venv/bin/python benchmarks/superni_results.py [--runs runs/bench/superni_fixed] [--out docs/results]
+       [--earlier runs/bench/superni]   (older runs, kept in superni.json under "earlier_runs")
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def mean_std(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", default="runs/bench/superni")
+    parser.add_argument("--runs", default="runs/bench/superni_fixed")
+    parser.add_argument("--earlier", help="runs of an earlier recipe: their EM per run under 'earlier_runs'")
     parser.add_argument("--out", default="docs/results")
     args = parser.parse_args()
     runs, out = Path(args.runs), Path(args.out)
@@ -105,6 +107,9 @@ def main() -> None:
               for n in dict.fromkeys(r["run"] for r in rows) if SETTINGS[n][0] == "classifier"}
     if trains:
         plot_pair_counts(trains, out / "superni_pairs.png")
+    if args.earlier:
+        summary["earlier_runs"] = {"runs_dir": args.earlier, "em": {
+            f"{r['run']}/{r['system']}": round(r["em"], 2) for r in collect(Path(args.earlier))}}
     atomic_write_json(out / "superni.json", summary)
     commands = sorted({(r["run"], r["train_command"], r["eval_command"]) for r in rows})
     text = [markdown_table(["system", "setting", "EM", "ROUGE-L", "seeds", "n", "train data hash", "test data hash"],

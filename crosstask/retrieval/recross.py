@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,11 @@ def sample_queries(query_records: Sequence[T0Record], k: int, seed: int) -> list
 def build_retriever(config: RecrossConfig, records: list[T0Record], files: Sequence[Path],
                     upstream_model_dir: Path, run_dir: Path, seed: int):
     """The configured retriever over the pool (dense indexes come from the on-disk IndexCache)."""
-    from crosstask.retrieval.retrievers import BM25Retriever, DenseRetriever, RandomRetriever
+    from crosstask.retrieval.retrievers import (
+        BM25Retriever,
+        DenseRetriever,
+        RandomRetriever,
+    )
 
     if config.retriever == "random":
         return RandomRetriever(records, seed=seed)
@@ -180,9 +185,9 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
         retrieved = retriever.retrieve(queries, min(k, len(records)))
         clock["retrieve"] = time.perf_counter()
         if config.reranker:
-            from crosstask.retrieval.reranker import load_reranker, rerank
-
             import torch
+
+            from crosstask.retrieval.reranker import load_reranker, rerank
 
             reranker = reranker or load_reranker(config.reranker, config.adapt.max_length)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.adapt.mixed_precision == "bf16"):
@@ -199,7 +204,7 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
         if not config.keep_models:
             shutil.rmtree(model_dir, ignore_errors=True)
         steps = list(clock)
-        timing = {b: round(clock[b] - clock[a], 3) for a, b in zip(steps, steps[1:])}
+        timing = {b: round(clock[b] - clock[a], 3) for a, b in pairwise(steps)}
         timing["total"] = round(clock["evaluate"] - clock["start"], 3)  # "index": retriever (re)built this round
         rounds.append(_write_result(round_dir, result, {"round": r, "n_retrieved": len(retrieved),
                                                         "seconds": timing}))

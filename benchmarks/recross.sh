@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# ReCross benchmark: upstream classifier on the T0 upstream pool, distant supervision + reranker,
+# then 10 targets × (random, bm25, sbert, dense, dense_rerank) × ROUNDS rounds, and the report.
+# Every step is resumable: a finished step (OUT/<step>.done) is skipped, finished rounds are read back.
+# Rounds are added one at a time over all targets × methods ("--rounds 1", then 2, ...), so an
+# interrupted run still covers every cell. Logs: OUT/*.log; commands with UTC times: OUT/commands.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-runs/bench/recross}
+DATA=${DATA:-../shared/data/recross}
+ROUNDS=${ROUNDS:-3}
+CT=.venv/bin/crosstask
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p "$OUT"
+
+# The CPU budget (2 cores): upstream 200 records per task, retrieval pool 1000 per task (21,000 records),
+# pair / source length 192 tokens, bf16 autocast (AMX), test sets capped at MAX_TEST records.
+LEN="--max-length 192 --mixed-precision bf16"
+POOL="--max-per-task 1000"
+MAX_TEST=${MAX_TEST:-500}
+PSEUDO=social_i_qa,cosmos_qa,quartz,paws_x-en,sciq,app_reviews
+
+run() {  # name, then the command; skipped when $OUT/name.done exists
+  local name=$1; shift
+  if [ -e "$OUT/$name.done" ]; then echo "skip $name"; return; fi
+  echo "$(date -u +%FT%TZ) start $name: $*" | tee -a "$OUT/commands.txt"
+  "$@" > "$OUT/$name.log" 2>&1
+  touch "$OUT/$name.done"
+  echo "$(date -u +%FT%TZ) done $name" | tee -a "$OUT/commands.txt"
+}
+
+run upstream $CT recross upstream --kind classifier --data "$DATA" --output "$OUT/upstream" \
+  --max-per-task 200 --max-length 192 --mixed-precision bf16 --epochs 1 --batch-size 16 --lr 5e-5 --seed 42
+run distant_supervision $CT recross distant-supervision --data "$DATA" --upstream "$OUT/upstream" \
+  --output "$OUT/distant_supervision.jsonl" --pseudo-targets "$PSEUDO" --retriever bm25 --n-query-sets 2 \
+  --query-size 8 --group-size 16 --n-groups 4 --heldout-size 32 $POOL $LEN --seed 42
+run reranker $CT recross train-reranker --data-file "$OUT/distant_supervision.jsonl" --output "$OUT/reranker" \
+  --epochs 1 --batch-size 16 --max-length 192 --seed 42
+for r in $(seq 1 "$ROUNDS"); do
+  run "rounds_$r" $CT recross run --data "$DATA" --target all --retriever all --rounds "$r" --n 512 --queries 16 \
+    --upstream "$OUT/upstream" --reranker "$OUT/reranker" --output "$OUT/runs" $POOL $LEN \
+    --encoder-precision bf16 --max-test "$MAX_TEST" --seed 42
+done
+$CT recross report --runs "$OUT/runs" --out "${REPORT:-docs/results}"
