@@ -3,6 +3,7 @@ the retrieved-task distribution and its heatmap, on a synthetic 120-record pool 
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -260,6 +261,11 @@ def test_recross_loop_bm25_rerank_resumes(env, tmp_path, monkeypatch, guarded_ta
                                       "n": 2}
     assert key in result["zero_shot"] and read_json(tmp_path / "run" / "summary.json") == json.loads(json.dumps(result))
     assert read_json(tmp_path / "run" / "round-0" / "metrics.json")["counts"]["rank_records"] == 8
+    timings = [read_json(tmp_path / "run" / f"round-{r}" / "metrics.json")["seconds"] for r in range(2)]
+    for seconds in timings:
+        assert set(seconds) == {"index", "retrieve", "rerank", "adapt", "evaluate", "total"}
+        assert seconds["total"] == pytest.approx(sum(v for k, v in seconds.items() if k != "total"), abs=0.01)
+        assert seconds["rerank"] > 0 and seconds["adapt"] > 0
 
     calls = []
     monkeypatch.setattr(adapt_module, "adapt", lambda *a, **k: calls.append(a) or pytest.fail("recomputed"))
@@ -272,10 +278,14 @@ def test_recross_loop_bm25_rerank_resumes(env, tmp_path, monkeypatch, guarded_ta
 def test_recross_loop_dense_and_heatmap(env, tmp_path, monkeypatch, guarded_target):
     target, test_gate, query_gate = guarded_target
     install_guards(monkeypatch, test_gate, query_gate)
-    config = RecrossConfig("toy_target", retriever="dense", n=12, query_size=3, rounds=1, adapt=FAST,
-                           cache_dir=str(tmp_path / "cache"))
+    config = RecrossConfig("toy_target", retriever="dense", n=12, query_size=3, rounds=1,
+                           adapt=replace(FAST, mixed_precision="bf16"), cache_dir=str(tmp_path / "cache"),
+                           encoder_precision="bf16")
     result = run_recross(config, env["pool"], target, env["upstream"], tmp_path / "dense")
     assert len(list((tmp_path / "cache").iterdir())) == 1 and len(result["rounds"]) == 1
+    assert "rank/classifier/accuracy" in result["rounds"][0]  # bf16 adaptation and evaluation ran
+    again = run_recross(replace(config, rounds=2), env["pool"], target, env["upstream"], tmp_path / "dense")
+    assert len(list((tmp_path / "cache").iterdir())) == 1 and len(again["rounds"]) == 2  # index reused
     retrieved = recross.load_retrieved_sets(tmp_path / "dense")
     assert retrieved[0]["method"] == "dense" and len(retrieved[0]["items"]) == 12
     bm25 = RetrievedSet([RetrievedItem(i, env["pool"][i].uid, 0.0) for i in (0, 1, 2, 4)], "bm25")

@@ -227,3 +227,27 @@ def test_mean_pool_encoder_matches_manual_masked_mean(tmp_path):
     assert in_memory.fingerprint != before
     assert encoder.fingerprint == MeanPoolEncoder(str(tmp_path / "bert"), max_length=32).fingerprint
     assert encoder.fingerprint != MeanPoolEncoder(str(tmp_path / "bert"), max_length=64).fingerprint
+
+
+def test_mean_pool_encoder_bf16_is_close_and_keyed_apart(tmp_path):
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from crosstask.models.backbone import load_tokenizer
+    from crosstask.retrieval.encoders import MeanPoolEncoder
+
+    torch.manual_seed(0)
+    tokenizer = load_tokenizer("default")
+    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(tmp_path / "bert")
+    tokenizer.save_pretrained(tmp_path / "bert")
+    texts = ["a short one", "a much longer sentence with quite a few more words in it", "mid length text here"]
+    fp32 = MeanPoolEncoder(str(tmp_path / "bert"), max_length=32)
+    bf16 = MeanPoolEncoder(str(tmp_path / "bert"), max_length=32, precision="bf16")
+    a, b = fp32.encode(texts), bf16.encode(texts)
+    assert b.dtype == np.float32 and b.shape == a.shape
+    assert not np.array_equal(a, b)  # really computed in bf16
+    assert (a * b).sum(1).min() > 0.99  # cosine to the fp32 embedding
+    assert fp32.fingerprint != bf16.fingerprint  # a bf16 index never stands in for an fp32 one
+    with pytest.raises(CrosstaskError, match="precision"):
+        MeanPoolEncoder(str(tmp_path / "bert"), precision="int4")

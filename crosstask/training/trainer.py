@@ -88,7 +88,17 @@ def make_accelerator(mixed_precision: str = "no"):
 
     has_accelerator = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available()) \
         or torch.backends.mps.is_available()
-    return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision)
+    try:
+        return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision)
+    except ValueError:
+        # accelerate keeps one process-wide state; a single process (e.g. ReCross adaptation in bf16
+        # after an fp32 training in the same Python session) may start over, a process group may not
+        from accelerate.state import AcceleratorState, PartialState
+
+        if PartialState().num_processes > 1:
+            raise
+        AcceleratorState._reset_state(reset_partial_state=True)
+        return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision)
 
 
 class Trainer:
