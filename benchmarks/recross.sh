@@ -47,4 +47,4 @@ for r in $(seq 1 "$ROUNDS"); do
     --upstream "$OUT/upstream" --reranker "$OUT/reranker" --output "$OUT/runs" $POOL $LEN $ADAPT \
     --encoder-precision bf16 --max-test "$MAX_TEST" --seed 42
 done
-$CT recross report --runs "$OUT/runs" --out "${REPORT:-docs/results}"
+$CT recross report --runs "$OUT/runs" --out "${REPORT:-docs/results}" ${NOTES:+--notes "$NOTES"}

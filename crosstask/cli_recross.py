@@ -136,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from crosstask.recross_pipeline import recross_report
 
-    report = recross_report(args.runs, args.out)
+    report = recross_report(args.runs, args.out, notes=args.notes)
     print(Path(report["table"]).read_text(encoding="utf-8"))
     written = [report["table"], report["heatmap"], str(Path(args.out) / "recross.json")]
     print("wrote " + ", ".join(p for p in written if p))
@@ -241,6 +241,7 @@ def register(commands) -> argparse.ArgumentParser:
                          description="Mean ± std over rounds per target × method, the paper's Table 1 as reference.")
     rep.add_argument("--runs", required=True, help="run root of `recross run` (or its summary.json)")
     rep.add_argument("--out", required=True, help="directory for recross.md, heatmap.png, recross.json")
+    rep.add_argument("--notes", help="a Markdown file appended to recross.md (setup, reading of the numbers)")
     rep.set_defaults(func=cmd_report)
     return group
 

@@ -303,9 +303,10 @@ def paper_table(targets: Sequence[str]) -> str:
                            "dense+rerank (ReCross)"], rows)
 
 
-def recross_report(summary: Mapping | str | Path, out_dir: str | Path) -> dict:
-    """recross.md (a table per headline metric, the paper's Table 1 beside), heatmap.png (retrieved
-    upstream-task fractions, rows target · method) and recross.json under `out_dir`."""
+def recross_report(summary: Mapping | str | Path, out_dir: str | Path, notes: str | Path | None = None) -> dict:
+    """recross.md (a table per headline metric, the paper's Table 1 beside, then the Markdown file
+    `notes` if given), heatmap.png (retrieved upstream-task fractions, rows target · method) and
+    recross.json under `out_dir`."""
     from crosstask.reporting.heatmap import plot_retrieval_heatmap
 
     if not isinstance(summary, Mapping):
@@ -327,6 +328,10 @@ def recross_report(summary: Mapping | str | Path, out_dir: str | Path) -> dict:
         lines += ["", f"## {metric}", "", metric_table(stats[metric])]
     lines += ["", "## Reference: ReCross paper, Table 1 (SoftEM, BART0 upstream; BM25 not reported)", "",
               paper_table(list(summary["targets"]))]
+    if notes is not None:
+        if not Path(notes).is_file():
+            raise CrosstaskError(f"{notes}: no such notes file")
+        lines += ["", Path(notes).read_text(encoding="utf-8").rstrip()]
     found = summary.get("retrieved_tasks", {})
     cells = {f"{t} · {COLUMNS[m]}": found[m][t] for t in sorted(summary["targets"]) for m in METHODS
              if found.get(m, {}).get(t)}

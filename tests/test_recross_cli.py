@@ -183,6 +183,11 @@ def test_report_table_heatmap_and_gains(env, capsys):
         else:
             assert report["methods"][method]["mean"] is None and report["methods"][method]["gain"] is None
     assert "wrote" in capsys.readouterr().out
+    notes = env["root"] / "notes.md"
+    notes.write_text("## Setup\n\nbudget text\n", encoding="utf-8")
+    assert main(["recross", "report", "--runs", str(env["runs"]), "--out", str(out), "--notes", str(notes)]) == 0
+    assert (out / "recross.md").read_text(encoding="utf-8").endswith("## Setup\n\nbudget text\n")
+    assert main(["recross", "report", "--runs", str(env["runs"]), "--out", str(out), "--notes", "nope.md"]) == 2
 
 
 @pytest.mark.parametrize("sub", [None, "upstream", "distant-supervision", "train-reranker", "run", "report"])
