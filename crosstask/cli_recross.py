@@ -55,9 +55,12 @@ def _upstream_kind(path: str) -> tuple[Path, str]:
 def _adapt_config(args: argparse.Namespace):
     from crosstask.retrieval.adapt import AdaptConfig
 
+    from crosstask.training.pairs import PairConfig
+
     return AdaptConfig(lr=args.adapt_lr, batch_size=args.adapt_batch_size, epochs=args.adapt_epochs,
                        max_steps=args.adapt_max_steps, seed=args.seed, max_length=args.max_length,
-                       mixed_precision=args.mixed_precision)
+                       mixed_precision=args.mixed_precision,
+                       pairs=PairConfig(negatives=args.adapt_negatives, mix_gen=True, seed=args.seed))
 
 
 def cmd_upstream(args: argparse.Namespace) -> None:
@@ -152,6 +155,8 @@ def _add_adapt_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapt-lr", type=float, default=6e-6, help="adaptation learning rate (paper: 6e-6)")
     parser.add_argument("--adapt-batch-size", type=_positive, default=4)
     parser.add_argument("--adapt-epochs", type=_positive, default=1)
+    parser.add_argument("--adapt-negatives", type=_positive, default=None,
+                        help="classifier adaptation: k sampled negative options per positive (default: all)")
     parser.add_argument("--adapt-max-steps", type=_positive, default=None, help="cap on adaptation optimiser steps")
     parser.add_argument("--max-length", type=_positive, default=256, help="max pair / source length in tokens")
     parser.add_argument("--max-per-task", type=_non_negative, default=0,
