@@ -54,7 +54,6 @@ def _upstream_kind(path: str) -> tuple[Path, str]:
 
 def _adapt_config(args: argparse.Namespace):
     from crosstask.retrieval.adapt import AdaptConfig
-
     from crosstask.training.pairs import PairConfig
 
     return AdaptConfig(lr=args.adapt_lr, batch_size=args.adapt_batch_size, epochs=args.adapt_epochs,
@@ -112,8 +111,15 @@ def cmd_train_reranker(args: argparse.Namespace) -> None:
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict) or not {"query", "candidate", "label"} <= set(row):
             raise CrosstaskError(f"{path}: row {number}: expected an object with query, candidate and label")
-    out = train_reranker(rows, args.model, args.output, epochs=args.epochs, batch_size=args.batch_size,
-                         seed=args.seed, lr=args.lr, max_length=args.max_length)
+    if args.shared_context:
+        from crosstask.retrieval.shared_reranker import train_shared_reranker
+
+        out = train_shared_reranker(rows, args.model, args.output, epochs=args.epochs, batch_size=args.batch_size,
+                                    seed=args.seed, lr=args.lr, max_length=args.max_length,
+                                    mixed_precision=args.mixed_precision)
+    else:
+        out = train_reranker(rows, args.model, args.output, epochs=args.epochs, batch_size=args.batch_size,
+                             seed=args.seed, lr=args.lr, max_length=args.max_length)
     print(f"trained the reranker on {len(rows)} pairs; saved to {out}")
 
 
@@ -217,6 +223,10 @@ def register(commands) -> argparse.ArgumentParser:
     rr.add_argument("--lr", type=float, default=2e-5)
     rr.add_argument("--max-length", type=_positive, default=256)
     rr.add_argument("--seed", type=int, default=42)
+    rr.add_argument("--shared-context", action="store_true",
+                    help="train the shared-context reranker (candidate encoded once, all queries in one pass; "
+                         "--batch-size counts candidates) instead of a CrossEncoder")
+    rr.add_argument("--mixed-precision", choices=["no", "bf16"], default="no", help="shared-context training only")
     rr.set_defaults(func=cmd_train_reranker)
 
     run = sub.add_parser("run", help="retrieve, adapt and evaluate per target × retriever (resumable)",

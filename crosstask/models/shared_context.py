@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -200,10 +200,12 @@ class CandidateScorer:
     ids), else per-pair full attention (`score_pairs`) with a one-time warning saying so."""
 
     def __init__(self, model: nn.Module, encoder: PromptEncoder, batch_size: int = 16,
-                 max_packed_length: int = 1024, shared: bool | None = None):
+                 max_packed_length: int = 1024, shared: bool | None = None,
+                 tail: Callable[[str], list[Segment]] = candidate_segments, max_tail_length: int | None = None):
         self.model, self.encoder, self.batch_size = model, encoder, batch_size
         self.max_packed_length = max_packed_length
         self._shared, self._warned = shared, False
+        self.tail, self.max_tail_length = tail, max_tail_length  # tails keep their last max_tail_length ids
 
     @property
     def shared(self) -> bool:
@@ -222,7 +224,8 @@ class CandidateScorer:
         """Context ids (truncated so that every [ctx ; cand] pair fits max_length) and candidate tail ids."""
         enc = self.encoder
         room = enc.max_length - len(enc.prefix) - len(enc.suffix)
-        tails = [[i for s in candidate_segments(c) for i in enc.ids(s.text)][-room:] for c in instance.candidates]
+        keep = min(room, self.max_tail_length or room)
+        tails = [[i for s in self.tail(c) for i in enc.ids(s.text)][-keep:] for c in instance.candidates]
         budget = room - max((len(t) for t in tails), default=0)
         pieces = [enc.ids(s.text) for s in instance.context]
         cut = [s.truncatable for s in instance.context]
@@ -262,8 +265,7 @@ class CandidateScorer:
         from crosstask.evaluation.classifier import score_pairs
 
         device = next(self.model.parameters()).device
-        features = [self.encoder.encode([*inst.context, *candidate_segments(c)])
-                    for inst in instances for c in inst.candidates]
+        features = [self.encoder.encode([*inst.context, *self.tail(c)]) for inst in instances for c in inst.candidates]
         scores = score_pairs(self.model, features, self.encoder.tokenizer.pad_token_id, self.batch_size, device)
         return _split(scores, [len(inst.candidates) for inst in instances])
 

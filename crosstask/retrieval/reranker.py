@@ -213,7 +213,13 @@ def train_reranker(rows: Sequence[dict], base_model: str | Path = "default", out
 
 
 def load_reranker(path: str | Path, max_length: int | None = None):
-    """A saved reranker as a sentence-transformers `CrossEncoder` (local files only)."""
+    """A saved reranker: the shared-context reranker when its directory says so, else a
+    sentence-transformers `CrossEncoder` (local files only)."""
     from sentence_transformers import CrossEncoder
+
+    from crosstask.retrieval.shared_reranker import MARKER, SharedContextReranker
+
+    if (Path(path) / MARKER).exists():
+        return SharedContextReranker.load(path, max_length)
 
     return CrossEncoder(str(path), max_length=max_length, device="cpu", local_files_only=True)
