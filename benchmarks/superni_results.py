@@ -19,6 +19,7 @@ SETTINGS = {  # run name -> (model, mixing, seed)
     "cls_gen_s42": ("classifier", "w/ GEN", 42), "gen_nogen_s42": ("generator", "w/o GEN", 42),
     "gen_gen_s42": ("generator", "w/ GEN", 42),
     "clsshared_nogen_s42": ("classifier", "w/o GEN, shared-context variant", 42),
+    "cls_gen2_s42": ("classifier", "w/ GEN, 2 negatives per open-answer positive", 42),
 }
 SYSTEMS = {"classifier": ["cls/classifier", "cls/classifier+calibrated"],
            "generator": ["cls/generator", "cls/fair_generator", "cls/fair_generator+calibrated"]}
