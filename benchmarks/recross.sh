@@ -29,14 +29,7 @@ N=${N:-128}
 ADAPT="--adapt-batch-size 16 --adapt-lr 2.4e-5 --adapt-negatives 2"
 PSEUDO=social_i_qa,cosmos_qa,quartz,paws_x-en,sciq,app_reviews
 
-run() {  # name, then the command; skipped when $OUT/name.done exists
-  local name=$1; shift
-  if [ -e "$OUT/$name.done" ]; then echo "skip $name"; return; fi
-  echo "$(date -u +%FT%TZ) start $name: $*" | tee -a "$OUT/commands.txt"
-  "$@" > "$OUT/$name.log" 2>&1
-  touch "$OUT/$name.done"
-  echo "$(date -u +%FT%TZ) done $name" | tee -a "$OUT/commands.txt"
-}
+source benchmarks/run_step.sh
 
 run upstream $CT recross upstream --kind classifier --data "$DATA" --output "$OUT/upstream" \
   --max-per-task 200 --max-length 192 --mixed-precision bf16 --epochs 1 --batch-size 16 --lr 5e-5 --seed 42

@@ -6,14 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/superni_budget.sh
 
-run() {  # name, then the command; skipped when $OUT/name.done exists
-  local name=$1; shift
-  if [ -e "$OUT/$name.done" ]; then echo "skip $name"; return; fi
-  echo "$(date -u +%FT%TZ) start $name: $*" | tee -a "$OUT/commands.txt"
-  "$@" > "$OUT/$name.log" 2>&1
-  touch "$OUT/$name.done"
-  echo "$(date -u +%FT%TZ) done $name" | tee -a "$OUT/commands.txt"
-}
+source benchmarks/run_step.sh
 
 for setting in ${SETTINGS:-cls_nogen_s42 gen_nogen_s42 cls_gen_s42 gen_gen_s42 cls_nogen_s43}; do
   kind=${setting%%_*}; rest=${setting#*_}; mix=${rest%%_*}; seed=${rest##*_s}
