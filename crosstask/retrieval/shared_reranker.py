@@ -103,9 +103,9 @@ def train_shared_reranker(rows: Sequence[dict], base_model: str | Path = "defaul
                              "attention masks with position ids); train the CrossEncoder reranker instead")
     labels: dict[tuple[str, str], int] = {(r["query"], r["candidate"]): int(r["label"]) for r in rows}
     instances, _ = reranker.instances(list(labels))
+    candidates = list(dict.fromkeys(c for _, c in labels))  # the instances' order (first seen)
     features = []
-    for instance in instances:
-        candidate = instance.context[1].text
+    for instance, candidate in zip(instances, candidates):
         pending = [labels[(q, candidate)] for q in instance.candidates]
         for pack in reranker.scorer.packs(instance):
             features.append({"input_ids": pack.input_ids, "packed": pack, "labels": pending[:len(pack.spans)]})
