@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ReCross benchmark: upstream classifier on the T0 upstream pool, distant supervision + reranker,
-# then 10 targets × (random, bm25, sbert, dense, dense_rerank) × ROUNDS rounds, and the report.
+# ReCross benchmark: upstream model (KIND=classifier, default, or KIND=generator) on the T0 upstream
+# pool, distant supervision + reranker (or RERANKER=dir: reuse one), then 10 targets ×
+# (random, bm25, sbert, dense, dense_rerank) × ROUNDS rounds, and the report.
 # Every step is resumable: a finished step (OUT/<step>.done) is skipped, finished rounds are read back.
 # Rounds are added one at a time over all targets × methods ("--rounds 1", then 2, ...), so an
 # interrupted run still covers every cell. Logs: OUT/*.log; commands with UTC times: OUT/commands.txt.
@@ -27,20 +28,33 @@ POOL="--max-per-task 1000"
 MAX_TEST=${MAX_TEST:-500}
 N=${N:-128}
 ADAPT="--adapt-batch-size 16 --adapt-lr 2.4e-5 --adapt-negatives 2"
+UPSTREAM="--kind classifier --epochs 1 --lr 5e-5"
+KIND=${KIND:-classifier}
+if [ "$KIND" = generator ]; then
+  # The generator turns each retrieved example into one (input, output) pair: the paper's adaptation
+  # settings apply as they are (batch 4 examples, lr 6e-6). A warm-started bert2bert learns its
+  # cross-attention from scratch, hence 2 epochs at lr 1e-4 upstream (the SuperNI generator's lr).
+  # Decoding: BEAMS beams (paper: 4), ≤ 64 new tokens.
+  ADAPT="--adapt-batch-size 4 --adapt-lr 6e-6 --num-beams ${BEAMS:-4} --max-new-tokens 64"
+  UPSTREAM="--kind generator --epochs 2 --lr 1e-4"
+fi
 PSEUDO=social_i_qa,cosmos_qa,quartz,paws_x-en,sciq,app_reviews
 
 source benchmarks/run_step.sh
 
-run upstream $CT recross upstream --kind classifier --data "$DATA" --output "$OUT/upstream" \
-  --max-per-task 200 --max-length 192 --mixed-precision bf16 --epochs 1 --batch-size 16 --lr 5e-5 --seed 42
-run distant_supervision $CT recross distant-supervision --data "$DATA" --upstream "$OUT/upstream" \
-  --output "$OUT/distant_supervision.jsonl" --pseudo-targets "$PSEUDO" --retriever bm25 --n-query-sets 2 \
-  --query-size 8 --group-size 16 --n-groups 4 --heldout-size 32 $POOL $LEN --seed 42
-run reranker $CT recross train-reranker --data-file "$OUT/distant_supervision.jsonl" --output "$OUT/reranker" \
-  --epochs 1 --batch-size 16 --max-length 192 --seed 42
+run upstream $CT recross upstream $UPSTREAM --data "$DATA" --output "$OUT/upstream" \
+  --max-per-task 200 --max-length 192 --mixed-precision bf16 --batch-size 16 --seed 42
+if [ -z "${RERANKER:-}" ]; then
+  RERANKER=$OUT/reranker
+  run distant_supervision $CT recross distant-supervision --data "$DATA" --upstream "$OUT/upstream" \
+    --output "$OUT/distant_supervision.jsonl" --pseudo-targets "$PSEUDO" --retriever bm25 --n-query-sets 2 \
+    --query-size 8 --group-size 16 --n-groups 4 --heldout-size 32 $POOL $LEN --seed 42
+  run reranker $CT recross train-reranker --data-file "$OUT/distant_supervision.jsonl" --output "$RERANKER" \
+    --epochs 1 --batch-size 16 --max-length 192 --seed 42
+fi
 for r in $(seq 1 "$ROUNDS"); do
   run "rounds_$r" $CT recross run --data "$DATA" --target all --retriever all --rounds "$r" --n "$N" --queries 16 \
-    --upstream "$OUT/upstream" --reranker "$OUT/reranker" --output "$OUT/runs" $POOL $LEN $ADAPT \
+    --upstream "$OUT/upstream" --reranker "$RERANKER" --output "$OUT/runs" $POOL $LEN $ADAPT \
     --encoder-precision bf16 --max-test "$MAX_TEST" --seed 42
 done
-$CT recross report --runs "$OUT/runs" --out "${REPORT:-docs/results}" ${NOTES:+--notes "$NOTES"}
+$CT recross report --runs "$OUT/runs" ${EXTRA_RUNS:-} --out "${REPORT:-docs/results}" ${NOTES:+--notes "$NOTES"}

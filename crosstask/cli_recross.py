@@ -147,7 +147,8 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     report = recross_report(args.runs, args.out, notes=args.notes)
     print(Path(report["table"]).read_text(encoding="utf-8"))
-    written = [report["table"], report["heatmap"], str(Path(args.out) / "recross.json")]
+    written = [report["table"], *report["heatmaps"], str(Path(args.out) / "recross.json"),
+               *(u["summary_file"] for u in report["upstreams"])]
     print("wrote " + ", ".join(p for p in written if p))
 
 
@@ -254,7 +255,9 @@ def register(commands) -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="Markdown table, heatmap and recross.json from a run root",
                          description="Mean ± std over rounds per target × method, the paper's Table 1 as reference.")
-    rep.add_argument("--runs", required=True, help="run root of `recross run` (or its summary.json)")
+    rep.add_argument("--runs", required=True, nargs="+",
+                     help="run root(s) of `recross run` (or summary.json files), e.g. a classifier and a generator "
+                     "upstream run: one section each")
     rep.add_argument("--out", required=True, help="directory for recross.md, heatmap.png, recross.json")
     rep.add_argument("--notes", help="a Markdown file appended to recross.md (setup, reading of the numbers)")
     rep.set_defaults(func=cmd_report)

@@ -303,45 +303,93 @@ def paper_table(targets: Sequence[str]) -> str:
                            "dense+rerank (ReCross)"], rows)
 
 
-def recross_report(summary: Mapping | str | Path, out_dir: str | Path, notes: str | Path | None = None) -> dict:
-    """recross.md (a table per headline metric, the paper's Table 1 beside, then the Markdown file
-    `notes` if given), heatmap.png (retrieved upstream-task fractions, rows target · method) and
-    recross.json under `out_dir`."""
+def _read_summary(summary: Mapping | str | Path) -> Mapping:
+    if isinstance(summary, Mapping):
+        return summary
+    path = Path(summary) / "summary.json" if Path(summary).is_dir() else Path(summary)
+    if not path.is_file():
+        raise CrosstaskError(f"{path}: no such file (run `crosstask recross run` first)")
+    found = read_json(path)
+    if not found.get("targets"):
+        raise CrosstaskError(f"{path}: the run summary holds no targets")
+    return found
+
+
+def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) -> list[str]:
+    lines = [(f"Data hash {summary['data_hash']}; pool {summary['pool_size']} records; "
+              f"N={summary['settings']['n']}, |Q|={summary['settings']['query_size']}, seed {summary['seed']}. "
+              "Cells: mean ± std over rounds "
+              "(population std); the mean row's ± is the std over rounds of the mean over targets.")]
+    for metric, metric_stats_ in stats.items():
+        lines += ["", f"{level} {metric}", "", metric_table(metric_stats_)]
+    return lines
+
+
+def _method_means(stats: Mapping) -> dict:
+    """Per method: mean, std, gain, n_targets (the per-target cells dropped)."""
+    return {m: {k: v for k, v in s.items() if k != "targets"} for m, s in stats["methods"].items()}
+
+
+def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Path], out_dir: str | Path,
+                   notes: str | Path | None = None) -> dict:
+    """recross.md (a table per headline metric of each run root, e.g. a classifier and a generator
+    upstream, the paper's Table 1 beside, then the Markdown file `notes` if given), a heatmap of
+    retrieved upstream-task fractions per run root (rows target · method: heatmap.png for the first,
+    heatmap_<kind>.png after), recross.json and a copy of every run summary (recross_summary_<kind>.json,
+    which `--runs` accepts, so the page can be rebuilt without the run directories) under `out_dir`. recross.json's top-level numbers are
+    the first run root's first headline metric; `upstreams` holds every run root's metrics and
+    `paper_metric` the first generation SoftEM found (the paper's metric), if any."""
     from crosstask.reporting.heatmap import plot_retrieval_heatmap
 
-    if not isinstance(summary, Mapping):
-        path = Path(summary) / "summary.json" if Path(summary).is_dir() else Path(summary)
-        if not path.is_file():
-            raise CrosstaskError(f"{path}: no such file (run `crosstask recross run` first)")
-        summary = read_json(path)
-    if not summary.get("targets"):
-        raise CrosstaskError("the run summary holds no targets")
+    if isinstance(summaries, Mapping | str | Path):
+        summaries = [summaries]
+    loaded = [_read_summary(s) for s in summaries]
+    if not loaded:
+        raise CrosstaskError("no run summary given")
+    if notes is not None and not Path(notes).is_file():
+        raise CrosstaskError(f"{notes}: no such notes file")
     out = Path(out_dir)
-    metrics = headline_metrics(summary)
-    stats = {m: metric_stats(summary, m) for m in metrics}
-    lines = [f"# ReCross: {len(summary['targets'])} targets, {summary['model_kind']} upstream ({summary['model_dir']})",
-             "", (f"Data hash {summary['data_hash']}; pool {summary['pool_size']} records; "
-                  f"N={summary['settings']['n']}, |Q|={summary['settings']['query_size']}, seed {summary['seed']}. "
-                  "Cells: mean ± std over rounds "
-                  "(population std); the mean row's ± is the std over rounds of the mean over targets.")]
-    for metric in metrics:
-        lines += ["", f"## {metric}", "", metric_table(stats[metric])]
+    targets = sorted({t for s in loaded for t in s["targets"]})
+    kinds = [s["model_kind"] for s in loaded]
+    lines = [f"# ReCross: {len(targets)} targets, {' and '.join(f'{k} upstream' for k in kinds)}"]
+    upstreams, heatmaps = [], []
+    for i, summary in enumerate(loaded):
+        stats = {m: metric_stats(summary, m) for m in headline_metrics(summary)}
+        suffix = "" if kinds.count(summary["model_kind"]) == 1 else str(i)
+        name = "heatmap.png" if i == 0 else f"heatmap_{summary['model_kind']}{suffix}.png"
+        kept = atomic_write_json(out / f"recross_summary_{summary['model_kind']}{suffix}.json", summary)
+        if len(loaded) > 1:
+            lines += ["", f"## {summary['model_kind']} upstream ({summary['model_dir']})", ""]
+        else:
+            lines[0] += f" ({summary['model_dir']})"
+            lines.append("")
+        lines += _summary_section(summary, stats, "###" if len(loaded) > 1 else "##")
+        found = summary.get("retrieved_tasks", {})
+        cells = {f"{t} · {COLUMNS[m]}": found[m][t] for t in sorted(summary["targets"]) for m in METHODS
+                 if found.get(m, {}).get(t)}
+        heatmap = str(plot_retrieval_heatmap(cells, out / name)) if cells else None
+        heatmaps.append(heatmap)
+        upstreams.append({"model_kind": summary["model_kind"], "model_dir": summary["model_dir"],
+                          "data_hash": summary["data_hash"], "run_command": summary["command"],
+                          "seed": summary["seed"], "settings": summary["settings"], "heatmap": heatmap,
+                          "summary_file": str(kept),
+                          "by_metric": stats})
     lines += ["", "## Reference: ReCross paper, Table 1 (SoftEM, BART0 upstream; BM25 not reported)", "",
-              paper_table(list(summary["targets"]))]
+              paper_table(targets)]
     if notes is not None:
-        if not Path(notes).is_file():
-            raise CrosstaskError(f"{notes}: no such notes file")
         lines += ["", Path(notes).read_text(encoding="utf-8").rstrip()]
-    found = summary.get("retrieved_tasks", {})
-    cells = {f"{t} · {COLUMNS[m]}": found[m][t] for t in sorted(summary["targets"]) for m in METHODS
-             if found.get(m, {}).get(t)}
-    heatmap = str(plot_retrieval_heatmap(cells, out / "heatmap.png")) if cells else None
     table = atomic_write_text(out / "recross.md", "\n".join(lines) + "\n")
-    primary = stats[metrics[0]] if metrics else {"metric": None, "zero_shot_mean": None, "methods": {}}
-    report = {"metric": primary["metric"], "zero_shot_mean": primary["zero_shot_mean"],
-              "methods": {m: {k: v for k, v in s.items() if k != "targets"} for m, s in primary["methods"].items()},
-              "by_metric": stats, "targets": sorted(summary["targets"]), "data_hash": summary["data_hash"],
-              "run_command": summary["command"], "seed": summary["seed"], "table": str(table), "heatmap": heatmap,
+    first = upstreams[0]["by_metric"]
+    primary = next(iter(first.values()), {"metric": None, "zero_shot_mean": None, "methods": {}})
+    paper = next((dict(st, model_kind=u["model_kind"]) for u in upstreams for m, st in u["by_metric"].items()
+                  if m.startswith("generation/")), None)
+    report = {"metric": primary["metric"], "zero_shot_mean": primary["zero_shot_mean"], "methods": _method_means(primary),
+              "by_metric": first, "upstreams": upstreams,
+              "paper_metric": None if paper is None else {"metric": paper["metric"], "model_kind": paper["model_kind"],
+                                                          "zero_shot_mean": paper["zero_shot_mean"],
+                                                          "methods": _method_means(paper)},
+              "targets": targets, "data_hash": loaded[0]["data_hash"], "run_command": loaded[0]["command"],
+              "seed": loaded[0]["seed"], "table": str(table), "heatmap": heatmaps[0], "heatmaps": heatmaps,
               "paper_table1": {v[0]: {"bart0": v[1], "random": v[2], "sbert": v[3], "dense": v[4], "dense_rerank": v[5]}
                                for v in PAPER_TABLE1.values()}}
     report.update({m: report["methods"].get(m) for m in METHODS})

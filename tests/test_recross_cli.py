@@ -169,7 +169,7 @@ def test_report_table_heatmap_and_gains(env, capsys):
     assert "Table 1" in table and "| mean | 40.38 |" in table and "**mean**" in table
     assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = read_json(out / "recross.json")
-    assert report["metric"] == METRIC
+    assert report["metric"] == METRIC and report["paper_metric"] is None
     zero = np.mean([summary["targets"][t]["zero_shot"][METRIC] for t in ("tgt_a", "tgt_b")])
     assert report["zero_shot_mean"] == pytest.approx(zero)
     for method in METHODS:
@@ -188,6 +188,47 @@ def test_report_table_heatmap_and_gains(env, capsys):
     assert main(["recross", "report", "--runs", str(env["runs"]), "--out", str(out), "--notes", str(notes)]) == 0
     assert (out / "recross.md").read_text(encoding="utf-8").endswith("## Setup\n\nbudget text\n")
     assert main(["recross", "report", "--runs", str(env["runs"]), "--out", str(out), "--notes", "nope.md"]) == 2
+
+
+def _as_generator_run(summary: dict, offset: float) -> dict:
+    """The summary as if from a generator upstream whose SoftEM is the classifier's accuracy + offset."""
+    text = json.dumps(summary).replace(f'"{METRIC}"', '"generation/soft_exact_match"')
+    generator = json.loads(text)
+    generator["model_kind"] = "generator"
+    for entry in generator["targets"].values():
+        entry["zero_shot"]["generation/soft_exact_match"] += offset
+    return generator
+
+
+def test_report_two_run_roots_one_page(env):
+    if not (env["runs"] / "summary.json").exists():
+        assert main(_run_args(env)) == 0
+    summary = read_json(env["runs"] / "summary.json")
+    generator_file = env["root"] / "generator_summary.json"
+    generator_file.write_text(json.dumps(_as_generator_run(summary, 5.0)), encoding="utf-8")
+    out = env["root"] / "report_two"
+    assert main(["recross", "report", "--runs", str(env["runs"]), str(generator_file), "--out", str(out)]) == 0
+    table = (out / "recross.md").read_text(encoding="utf-8")
+    assert "## classifier upstream" in table and "## generator upstream" in table
+    assert f"### {METRIC}" in table and "### generation/soft_exact_match" in table
+    assert table.count("Table 1") == 1
+    assert (out / "heatmap.png").is_file() and (out / "heatmap_generator.png").is_file()
+    report = read_json(out / "recross.json")
+    zero = np.mean([summary["targets"][t]["zero_shot"][METRIC] for t in ("tgt_a", "tgt_b")])
+    assert report["metric"] == METRIC and report["zero_shot_mean"] == pytest.approx(zero)
+    assert [u["model_kind"] for u in report["upstreams"]] == ["classifier", "generator"]
+    paper = report["paper_metric"]
+    assert paper["metric"] == "generation/soft_exact_match" and paper["model_kind"] == "generator"
+    assert paper["zero_shot_mean"] == pytest.approx(zero + 5.0)
+    assert paper["methods"]["random"]["gain"] == pytest.approx(report["methods"]["random"]["gain"] - 5.0)
+    assert report["heatmaps"] == [str(out / "heatmap.png"), str(out / "heatmap_generator.png")]
+    kept = [u["summary_file"] for u in report["upstreams"]]
+    assert kept == [str(out / "recross_summary_classifier.json"), str(out / "recross_summary_generator.json")]
+    rebuilt = env["root"] / "report_rebuilt"
+    assert main(["recross", "report", "--runs", *kept, "--out", str(rebuilt)]) == 0
+    again = read_json(rebuilt / "recross.json")
+    assert again["paper_metric"] == paper and again["methods"] == report["methods"]
+    assert (rebuilt / "recross.md").read_text(encoding="utf-8") == table
 
 
 @pytest.mark.parametrize("sub", [None, "upstream", "distant-supervision", "train-reranker", "run", "report"])
