@@ -130,6 +130,16 @@ def test_resume_after_interruption_matches_uninterrupted_run(models, tmp_path, m
     assert torch.allclose(a, b, atol=1e-6)
 
 
+def test_keep_no_checkpoints_writes_only_the_final_model(models, tmp_path):
+    data = load_superni_data(DATA)
+    args = TrainingArguments(str(tmp_path), epochs=2, batch_size=8, save_every=3, lr=5e-4, keep_checkpoints=0,
+                             progress=False)
+    config = ClassifierTrainingConfig(ClassifierConfig(models["bert"]), PairConfig(negatives=1))
+    summary = train_classifier(data.train, config, args)
+    assert summary["steps"] > 3 and not list(tmp_path.glob("checkpoint-*"))
+    assert (tmp_path / "final" / "classifier_head.safetensors").is_file() and (tmp_path / "trainer_state.json").is_file()
+
+
 def test_shared_context_classifier_trains_and_evaluates(models, tmp_path):
     from crosstask.errors import CrosstaskError
 

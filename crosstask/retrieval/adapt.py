@@ -122,7 +122,8 @@ def _collate(kind: str, tokenizer):
 def fine_tune(kind: str, model_dir: str | Path, records: Sequence[T0Record], config: AdaptConfig,
               work_dir: str | Path, save: bool = True):
     """Load a copy of the model in `model_dir`, train it on `records`; returns (model, tokenizer).
-    `save=False` writes no model export (the trainer's own checkpoint state still lands in `work_dir`)."""
+    `save=False` writes no model export. No checkpoint (optimizer state) is written: an adaptation
+    is minutes at most, and an interrupted round is redone from the upstream model."""
     from crosstask.training.classifier import classifier_loss
 
     model, tokenizer = load_model(model_dir, check_kind(kind))
@@ -136,7 +137,7 @@ def fine_tune(kind: str, model_dir: str | Path, records: Sequence[T0Record], con
     args = TrainingArguments(output_dir=str(work_dir), epochs=config.epochs, batch_size=config.batch_size,
                              lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
                              max_grad_norm=config.max_grad_norm, seed=config.seed, max_steps=config.max_steps,
-                             keep_checkpoints=1, log_every=50, progress=config.progress,
+                             keep_checkpoints=0, log_every=50, progress=config.progress,
                              mixed_precision=config.mixed_precision)
     save_fn = (lambda m, d: save_model(m, tokenizer, d, kind)) if save else (lambda m, d: None)
     trainer = Trainer(model, features, _collate(kind, tokenizer), loss_fn, args, save_fn, groups)

@@ -42,7 +42,7 @@ class TrainingArguments:
     seed: int = 42
     save_every: int = 0  # optimizer steps between checkpoints; 0 = end of each epoch only
     eval_every: int = 0  # optimizer steps between dev evaluations; 0 = end of each epoch only
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = 2  # 0 = write no checkpoint at all (short runs resumed by their caller, e.g. adaptation)
     select_metric: str = "exact_match"
     max_steps: int | None = None
     resume: bool = False
@@ -126,6 +126,8 @@ class Trainer:
 
     # --- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
+        if self.args.keep_checkpoints == 0:
+            return
         acc = self.accelerator
         path = self.output_dir / f"checkpoint-{self.state.global_step}"
         acc.save_state(str(path / "state"))
