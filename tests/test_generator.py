@@ -218,3 +218,18 @@ def test_save_and_reload_default_gives_identical_logits(default_generator, tmp_p
         assert torch.equal(model(**inputs).logits, reloaded(**inputs).logits)
     assert not math.isnan(sequence_log_likelihoods(reloaded, reloaded_tokenizer, batch["input_ids"][0].tolist(),
                                                    ["a target"])[0])
+
+
+def test_dense_encoder_of_a_saved_generator_is_its_encoder(default_generator, bart_dir, tmp_path):
+    """The dense retriever of a generator upstream pools the generator's own encoder (bert2bert and BART)."""
+    from crosstask.models.classifier import load_encoder
+
+    model, tokenizer = default_generator
+    save_generator(model, tokenizer, tmp_path / "gen")
+    bart, bart_tokenizer = load_generator(bart_dir)
+    for saved, original, tok in ((tmp_path / "gen", model, tokenizer), (bart_dir, bart, bart_tokenizer)):
+        encoder = load_encoder(str(saved)).eval()
+        batch = tok(["a query about the weather", "another input"], padding=True, return_tensors="pt")
+        with torch.no_grad():
+            expected = original.get_encoder()(**batch).last_hidden_state
+            assert torch.equal(encoder(**batch).last_hidden_state, expected)

@@ -37,15 +37,19 @@ class ClassifierConfig:
 
 
 def load_encoder(name_or_path: str, trust_remote_code: bool = False) -> nn.Module:
-    """The encoder of any backbone: T5 → T5EncoderModel, other seq2seq → its get_encoder(), else AutoModel."""
-    from transformers import AutoConfig, AutoModel, T5EncoderModel
+    """The encoder of any backbone: T5 → T5EncoderModel, a saved bert2bert (EncoderDecoderModel) or
+    other seq2seq → its get_encoder(), else AutoModel."""
+    from transformers import AutoConfig, AutoModel, EncoderDecoderModel, T5EncoderModel
 
     path = resolve_model(name_or_path)
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
         if config.model_type in ("t5", "mt5", "umt5"):
             return T5EncoderModel.from_pretrained(path)
-        model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
+        if config.model_type == "encoder-decoder":  # AutoModel has no mapping for it
+            model = EncoderDecoderModel.from_pretrained(path)
+        else:
+            model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
     except OSError as exc:
         raise CrosstaskError(f"cannot load a model from {name_or_path!r}: {exc}") from None
     return drop_pooler(model.get_encoder() if config.is_encoder_decoder else model)
