@@ -319,7 +319,7 @@ def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) ->
     lines = [(f"Data hash {summary['data_hash']}; pool {summary['pool_size']} records; "
               f"N={summary['settings']['n']}, |Q|={summary['settings']['query_size']}, seed {summary['seed']}. "
               "Cells: mean ± std over rounds "
-              "(population std); the mean row's ± is the std over rounds of the mean over targets.",
+              "(population std); the mean row's ± is the std over rounds of the mean over targets."),
              "", f"Command: `{summary['command']}`"]
     for metric, metric_stats_ in stats.items():
         lines += ["", f"{level} {metric}", "", metric_table(metric_stats_)]
