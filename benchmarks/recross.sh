@@ -57,4 +57,7 @@ for r in $(seq 1 "$ROUNDS"); do
     --upstream "$OUT/upstream" --reranker "$RERANKER" --output "$OUT/runs" $POOL $LEN $ADAPT \
     --encoder-precision bf16 --max-test "$MAX_TEST" --seed 42
 done
+# The page: this run's section first, then EXTRA_RUNS (e.g. a kept recross_summary_<kind>.json of the other
+# upstream kind); NOTES defaults to benchmarks/recross_notes_<kind>.md (NOTES= for none).
+NOTES=${NOTES-benchmarks/recross_notes_$KIND.md}
 $CT recross report --runs "$OUT/runs" ${EXTRA_RUNS:-} --out "${REPORT:-docs/results}" ${NOTES:+--notes "$NOTES"}
