@@ -92,6 +92,17 @@ def test_approximate_recall_between_0_and_1_exact_is_1(kind, params, tmp_path):
         DenseIndex.build(pool, uids, kind, bogus=1)
 
 
+def test_hnsw_searches_at_least_k_deep():
+    """efSearch below k truncates HNSW's candidate list; the search widens it to k."""
+    pool, queries = random_unit(2000, 16, 5), random_unit(20, 16, 6)
+    uids = [str(i) for i in range(2000)]
+    _, exact_ids = DenseIndex.build(pool, uids).search(queries, 200)
+    hnsw = DenseIndex.build(pool, uids, "hnsw", M=8, ef_construction=40, ef_search=16)
+    _, ids = hnsw.search(queries, 200)
+    assert recall_at_k(ids, exact_ids, 200) >= 0.9 and (ids >= 0).all()
+    assert hnsw.params["ef_search"] == 16  # the saved setting is unchanged
+
+
 def test_rrf_hand_computed_and_deduplicated():
     per_query = [[(5, 0.9), (3, 0.8), (7, 0.1)], [(3, 0.7), (9, 0.6)], [(3, 0.5), (5, 0.4), (5, 0.3)]]
     fused = reciprocal_rank_fusion(per_query, n=10, k=60)
