@@ -337,8 +337,8 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
     upstream, the paper's Table 1 beside, then the Markdown file `notes` if given), a heatmap of
     retrieved upstream-task fractions per run root (rows target · method: heatmap.png for the first,
     heatmap_<kind>.png after), recross.json and a copy of every run summary (recross_summary_<kind>.json,
-    which `--runs` accepts, so the page can be rebuilt without the run directories) under `out_dir`. recross.json's top-level numbers are
-    the first run root's first headline metric; `upstreams` holds every run root's metrics and
+    which `--runs` accepts, so the page can be rebuilt without the run directories) under `out_dir`.
+    recross.json's top-level numbers are the first run root's first headline metric; `upstreams` holds every run root's metrics and
     `paper_metric` the first generation SoftEM found (the paper's metric), if any."""
     from crosstask.reporting.heatmap import plot_retrieval_heatmap
 
@@ -353,7 +353,7 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
     targets = sorted({t for s in loaded for t in s["targets"]})
     kinds = [s["model_kind"] for s in loaded]
     lines = [f"# ReCross: {len(targets)} targets, {' and '.join(f'{k} upstream' for k in kinds)}"]
-    upstreams, heatmaps = [], []
+    upstreams = []
     for i, summary in enumerate(loaded):
         stats = {m: metric_stats(summary, m) for m in headline_metrics(summary)}
         suffix = "" if kinds.count(summary["model_kind"]) == 1 else str(i)
@@ -369,7 +369,6 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
         cells = {f"{t} · {COLUMNS[m]}": found[m][t] for t in sorted(summary["targets"]) for m in METHODS
                  if found.get(m, {}).get(t)}
         heatmap = str(plot_retrieval_heatmap(cells, out / name)) if cells else None
-        heatmaps.append(heatmap)
         upstreams.append({"model_kind": summary["model_kind"], "model_dir": summary["model_dir"],
                           "data_hash": summary["data_hash"], "run_command": summary["command"],
                           "seed": summary["seed"], "settings": summary["settings"], "heatmap": heatmap,
@@ -379,6 +378,7 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
               paper_table(targets)]
     if notes is not None:
         lines += ["", Path(notes).read_text(encoding="utf-8").rstrip()]
+    heatmaps = [u["heatmap"] for u in upstreams]
     table = atomic_write_text(out / "recross.md", "\n".join(lines) + "\n")
     first = upstreams[0]["by_metric"]
     primary = next(iter(first.values()), {"metric": None, "zero_shot_mean": None, "methods": {}})
