@@ -85,6 +85,9 @@ def cmd_baselines(args: argparse.Namespace) -> None:
     typed = [type_task(task, args.label_mode, rule) for task in split.tasks]
     if args.tasks != "all":
         typed = [t for t in typed if t.task_type.value == args.tasks.upper()]
+    if not typed:  # never a score over zero instances
+        raise CrosstaskError(f"no {args.tasks.upper()} {args.split} tasks in {root} ({len(split.tasks)} loaded, "
+                             f"{len(split.missing)} missing on disk)")
     names = args.baseline or list(BASELINES)
     results = run_baselines(typed, names, seed=args.seed)
     from crosstask.data.benchmark import fingerprint_tasks
@@ -128,7 +131,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         output_dir=args.output, epochs=args.epochs, batch_size=args.batch_size, grad_accum=args.grad_accum,
         lr=args.lr, head_lr=args.head_lr, weight_decay=args.weight_decay, scheduler=args.scheduler,
         warmup_ratio=args.warmup_ratio, seed=args.seed, save_every=args.save_every, eval_every=args.eval_every,
-        max_steps=args.max_steps, resume=args.resume, mixed_precision=args.mixed_precision)
+        max_steps=args.max_steps, resume=args.resume, mixed_precision=args.mixed_precision,
+        overwrite=args.overwrite, skip_nonfinite=args.skip_nonfinite)
     if args.kind == "classifier":
         from crosstask.models.classifier import ClassifierConfig
         from crosstask.training.classifier import ClassifierTrainingConfig
@@ -155,7 +159,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                                    max_new_tokens=args.max_target_length, batch_size=args.batch_size,
                                    scope=args.tasks, mixed_precision=args.mixed_precision)
     report = pipeline.evaluate(_data_config(args), args.output, args.classifier, args.generator, options,
-                               prompt=_prompt_config(args))
+                               prompt=_prompt_config(args), overwrite=args.overwrite)
     print(results_markdown(report))
     print(f"predictions, metrics.json and results.md in {args.output}")
 
@@ -210,11 +214,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
     runs = {
         "classifier": (ClassifierTrainingConfig(ClassifierConfig(args.model), PairConfig(seed=args.seed), max_length=128),
                        TrainingArguments(str(out / "classifier"), epochs=2, batch_size=16, lr=5e-5, head_lr=1e-3,
-                                         warmup_ratio=0.06, seed=args.seed, resume=True)),
+                                         warmup_ratio=0.06, seed=args.seed, resume=not args.fresh,
+                                         overwrite=args.fresh)),
         "generator": (GeneratorTrainingConfig(GeneratorConfig(args.model, max_source_length=128, max_target_length=16),
                                               mix_gen=True),
                       TrainingArguments(str(out / "generator"), epochs=3, batch_size=16, lr=2e-4, warmup_ratio=0.06,
-                                        seed=args.seed, resume=True)),
+                                        seed=args.seed, resume=not args.fresh, overwrite=args.fresh)),
     }
     for kind, (config, training) in runs.items():
         if (Path(training.output_dir) / "train_summary.json").exists() and not args.fresh:
@@ -230,7 +235,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crosstask", description="Cross-task generalisation toolkit: "
+    from crosstask.validation import OneLineParser
+    parser = OneLineParser(prog="crosstask", description="Cross-task generalisation toolkit: "
                                      "SuperNI generator vs. classifier, ReCross retrieval-augmented adaptation.")
     commands = parser.add_subparsers(dest="command", required=True)
     from crosstask.cli_recross import register as register_recross
@@ -277,12 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=5e-5)
     train.add_argument("--head-lr", type=float, default=None, help="classifier head learning rate (default: --lr)")
     train.add_argument("--weight-decay", type=float, default=0.01)
-    train.add_argument("--scheduler", default="linear", help="linear, constant, cosine, ... (transformers names)")
+    train.add_argument("--scheduler", default="linear", help="learning-rate schedule: linear, cosine, "
+                       "cosine_with_restarts, polynomial, constant, constant_with_warmup, inverse_sqrt")
     train.add_argument("--warmup-ratio", type=float, default=0.0)
     train.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: each epoch end)")
     train.add_argument("--eval-every", type=int, default=0, help="dev evaluation every N steps (0: each epoch end)")
-    train.add_argument("--max-steps", type=int, default=None)
-    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    train.add_argument("--max-steps", type=int, default=None,
+                       help="stop after N optimizer steps (N ≥ 1; 0 is an error, not 'no limit'; default: all epochs)")
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output that "
+                       "loads (same settings as its run_config.json)")
+    train.add_argument("--overwrite", action="store_true", help="replace a run already in --output")
+    train.add_argument("--skip-nonfinite", action="store_true", help="skip (and count) steps with a non-finite loss "
+                       "instead of stopping with an error")
     train.add_argument("--max-train-instances", type=_non_negative, default=100)
     train.add_argument("--max-train-labels", type=int, default=None, help="only CLS training tasks with ≤ N labels")
     train.add_argument("--dev-tasks", type=_non_negative, default=10, help="CLS training tasks held out for model selection")
@@ -305,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--classifier", help="classifier directory (or a training run directory)")
     ev.add_argument("--generator", help="generator directory (or a training run directory)")
     ev.add_argument("--output", required=True)
+    ev.add_argument("--overwrite", action="store_true", help="replace an evaluation with other settings in --output")
     ev.add_argument("--tasks", choices=["cls", "all"], default="all",
                     help="cls: CLS test tasks only; all: also GEN tasks (N-best, reranking, combined score)")
     ev.add_argument("--no-fair", action="store_true", help="skip the fair generator (label-space ranking)")
@@ -354,9 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries()
     try:
+        from crosstask.validation import validate
+        validate(args)  # every flag, choice and path, before any work
         args.func(args)
     except (CrosstaskError, OSError, UnicodeDecodeError) as exc:
-        print(f"crosstask: error: {exc}", file=sys.stderr)
+        from crosstask.errors import describe_os_error
+        message = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+        print(f"crosstask: error: {' '.join(message.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("crosstask: interrupted", file=sys.stderr)

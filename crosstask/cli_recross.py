@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from crosstask.errors import CrosstaskError
+from crosstask.runs import run_lock
+from crosstask.validation import check_reranker_rows
 
 METHODS = ("random", "bm25", "sbert", "dense", "dense_rerank")
 
@@ -68,8 +70,9 @@ def cmd_upstream(args: argparse.Namespace) -> None:
 
     training = TrainingArguments(output_dir=args.output, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  warmup_ratio=args.warmup_ratio, seed=args.seed, max_steps=args.max_steps,
-                                 resume=args.resume, mixed_precision=args.mixed_precision)
-    summary = train_upstream(_recross_dir(args), args.kind, args.output, max_per_task=args.max_per_task or None,
+                                 resume=args.resume, mixed_precision=args.mixed_precision, overwrite=args.overwrite)
+    with run_lock(args.output):
+        summary = train_upstream(_recross_dir(args), args.kind, args.output, max_per_task=args.max_per_task or None,
                              model=args.model, max_length=args.max_length, training_args=training,
                              max_cls_labels=args.max_cls_labels, seed=args.seed, dev_templates=args.dev_templates)
     kinds = list(summary["typed_tasks"].values())
@@ -108,9 +111,7 @@ def cmd_train_reranker(args: argparse.Namespace) -> None:
     if not path.is_file():
         raise CrosstaskError(f"{path}: no such file (run `crosstask recross distant-supervision` first)")
     rows = read_jsonl(path)
-    for number, row in enumerate(rows, start=1):
-        if not isinstance(row, dict) or not {"query", "candidate", "label"} <= set(row):
-            raise CrosstaskError(f"{path}: row {number}: expected an object with query, candidate and label")
+    check_reranker_rows(path, rows)  # objects with query, candidate and a label 0 or 1, before any model loads
     if args.shared_context:
         from crosstask.retrieval.shared_reranker import train_shared_reranker
 
@@ -133,7 +134,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.retriever.strip() == "all" and not args.reranker:
         methods.remove("dense_rerank")
         print("note: no --reranker given, so dense_rerank is skipped")
-    summary = run_targets(recross_dir, args.upstream, methods, targets, args.rounds, args.n, args.queries, args.output,
+    with run_lock(args.output):
+        summary = run_targets(recross_dir, args.upstream, methods, targets, args.rounds, args.n, args.queries, args.output,
                           args.reranker, args.mu, max_per_task=args.max_per_task or None, index_kind=args.index,
                           max_test=args.max_test, adapt=_adapt_config(args), encoder=args.encoder,
                           num_beams=args.num_beams, max_new_tokens=args.max_new_tokens, seed=args.seed,
@@ -195,6 +197,7 @@ def register(commands) -> argparse.ArgumentParser:
     up.add_argument("--max-cls-labels", type=_positive, default=10, help="templates with ≤ N labels are CLS")
     up.add_argument("--dev-templates", type=_non_negative, default=0, help="CLS templates held out as dev")
     up.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    up.add_argument("--overwrite", action="store_true", help="replace a run already in --output")
     up.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
     up.set_defaults(func=cmd_upstream)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crosstask.errors import DataFormatError
+from crosstask.errors import DataFormatError, WriteError
 
 
 def read_json(path: str | Path) -> Any:
@@ -45,21 +47,62 @@ def read_jsonl(path: str | Path) -> list[Any]:
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write text to path via a temporary file + rename, so readers never see half a file."""
+    """Write text to path via a temporary file + rename, so readers never see half a file. A failed
+    write (disk full, permissions) raises WriteError naming the path; the previous file is left intact."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        raise WriteError(path, exc) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
+    return path
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None and os.path.exists(tmp):
+        os.unlink(tmp)
+
+
+def atomic_save_dir(path: str | Path, save: Callable[[Path], None]) -> Path:
+    """Let `save(tmp)` fill a temporary sibling directory, then swap it in for `path`: readers see
+    the old directory or the complete new one. A failed save (OSError: disk full, permissions)
+    raises WriteError and leaves `path` as it was. A save that writes nothing leaves `path` alone."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
+        save(tmp)
+        if not any(tmp.iterdir()):
+            return path
+        old = None
+        if path.exists():
+            old = path.parent / f"{tmp.name}.old"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        tmp = None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except Exception as exc:
+        error = as_write_error(path, exc)
+        if error is exc:
+            raise
+        raise error from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
@@ -75,3 +118,18 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 
 def atomic_write_jsonl(path: str | Path, rows: list[Any]) -> Path:
     return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def as_write_error(path: str | Path, exc: BaseException) -> BaseException:
+    """A WriteError for an OSError (or a library error that wraps ENOSPC, as torch and safetensors
+    do), else `exc` itself."""
+    import errno
+
+    if isinstance(exc, WriteError):
+        return exc
+    if isinstance(exc, OSError):
+        return WriteError(path, exc)
+    text = str(exc)
+    if "No space left" in text or "os error 28" in text:
+        return WriteError(path, OSError(errno.ENOSPC, "No space left on device"))
+    return exc

@@ -16,6 +16,7 @@ from crosstask import __version__
 from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
 from crosstask.errors import CrosstaskError
 from crosstask.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from crosstask.runs import clear_run, prepare_run, run_lock
 
 
 def provenance(data_config: DataConfig, fingerprint: str) -> dict:
@@ -37,20 +38,26 @@ def train(kind: str, data_config: DataConfig, model_config, args, accelerator=No
     output = Path(args.output_dir)
     meta = {**provenance(data_config, fingerprint_tasks(data.train + data.dev + data.test)), "kind": kind, "config": asdict(model_config),
             "training": asdict(args), "processes": accelerator.num_processes, "train_tasks": len(data.train), "dev_tasks": [t.name for t in data.dev]}
-    if accelerator.is_main_process:
-        atomic_write_json(output / "run_config.json", meta)
-    if kind == "classifier":
-        from crosstask.training.classifier import train_classifier
-        result = train_classifier(data.train, model_config, args, data.dev, accelerator=accelerator)
-    elif kind == "generator":
-        from crosstask.training.generator import train_generator
-        result = train_generator(data.train, model_config, args, data.dev, accelerator=accelerator)
-    else:
+    if kind not in ("classifier", "generator"):
         raise CrosstaskError(f"unknown model kind {kind!r} (classifier or generator)")
-    result.pop("trainer")
-    summary = {**meta, **result, "model_dir": str(output / ("best" if result.get("best_step") is not None else "final"))}
-    if accelerator.is_main_process:
-        atomic_write_json(output / "train_summary.json", summary)
+    main = accelerator.is_main_process
+    prepare_run(output, meta, args.resume, args.overwrite)  # refuse before anything is written
+    with run_lock(output, enabled=main):
+        if prepare_run(output, meta, args.resume, args.overwrite) == "overwrite" and main:  # again, under the lock
+            clear_run(output)
+        if main and not (output / "run_config.json").exists():  # a resumed run keeps its own (same settings)
+            atomic_write_json(output / "run_config.json", meta)
+        if kind == "classifier":
+            from crosstask.training.classifier import train_classifier
+            result = train_classifier(data.train, model_config, args, data.dev, accelerator=accelerator)
+        else:
+            from crosstask.training.generator import train_generator
+            result = train_generator(data.train, model_config, args, data.dev, accelerator=accelerator)
+        trainer = result.pop("trainer")
+        summary = {**meta, **result, "skipped_nonfinite_steps": trainer.state.skipped_steps,
+                   "model_dir": str(output / ("best" if result.get("best_step") is not None else "final"))}
+        if main:
+            atomic_write_json(output / "train_summary.json", summary)
     return summary
 
 
@@ -115,9 +122,10 @@ def _generator_predictions(path, cls_tasks, gen_tasks, prompt, options, accelera
 
 def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | None = None,
              generator: str | None = None, options: EvalOptions = EvalOptions(), prompt=None,
-             accelerator=None) -> dict:
+             accelerator=None, overwrite: bool = False) -> dict:
     """Evaluate a classifier and/or a generator on the test tasks, baselines beside. Writes
-    predictions-<system>.jsonl, metrics.json and results.md under `output_dir`."""
+    predictions-<system>.jsonl, metrics.json and results.md under `output_dir` (an evaluation with
+    other settings there is refused unless `overwrite`, which also removes its stale predictions)."""
     from crosstask.data.prompts import PromptConfig
     from crosstask.evaluation.baselines import run_baselines
     from crosstask.evaluation.calibration import calibrate
@@ -133,8 +141,15 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
     data = load_superni_data(data_config)
     cls_tasks = [t for t in data.test if t.is_cls]
     gen_tasks = [t for t in data.test if not t.is_cls] if options.scope == "all" else []
+    if not cls_tasks:  # never an EM over zero instances
+        raise CrosstaskError(f"no CLS test tasks to evaluate in {data.root} ({len(data.test)} test tasks loaded, "
+                             f"{len(data.missing.get('test', []))} missing on disk)")
+    output, main = Path(output_dir), accelerator.is_main_process
+    fingerprint = fingerprint_tasks(cls_tasks + gen_tasks)
+    _check_evaluation_output(output, {"classifier": classifier, "generator": generator, "options": asdict(options),
+                                      "data": asdict(data_config), "data_hash": fingerprint}, overwrite)
     predictions: dict[str, list] = {}
-    with accelerator.autocast():
+    with run_lock(output, enabled=main), accelerator.autocast():
         if classifier:
             clf, clf_encoder, predictions["cls/classifier"] = _classifier_predictions(
                 classifier, cls_tasks, prompt, options, accelerator)
@@ -149,15 +164,38 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
                 predictions["gen/generator_beam"], clf, gen_tasks, clf_encoder, prompt, accelerator=accelerator)
             predictions["all/combined"] = predictions["cls/classifier"] + predictions["gen/generator_beam"]
 
-    metrics = {name: aggregate(p.scored() for p in preds) for name, preds in predictions.items()}
-    metrics.update({f"cls/baseline:{k}": v for k, v in run_baselines(cls_tasks, seed=data_config.seed).items()})
-    report = {**provenance(data_config, fingerprint_tasks(cls_tasks + gen_tasks)), "classifier": classifier, "generator": generator,
-              "options": asdict(options), "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks),
-              "n_gen_tasks": len(gen_tasks), "missing_test_tasks": data.missing.get("test", []), "metrics": metrics}
-    if accelerator.is_main_process:
-        output = Path(output_dir)
-        for name, preds in predictions.items():
-            atomic_write_jsonl(output / f"predictions-{name.replace('/', '-')}.jsonl", _prediction_rows(preds))
-        atomic_write_json(output / "metrics.json", report)
-        atomic_write_text(output / "results.md", results_markdown(report))
+        metrics = {name: aggregate(p.scored() for p in preds) for name, preds in predictions.items()}
+        metrics.update({f"cls/baseline:{k}": v for k, v in run_baselines(cls_tasks, seed=data_config.seed).items()})
+        report = {**provenance(data_config, fingerprint), "classifier": classifier, "generator": generator,
+                  "options": asdict(options), "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks),
+                  "n_gen_tasks": len(gen_tasks), "missing_test_tasks": data.missing.get("test", []), "metrics": metrics}
+        if main:
+            written = {output / f"predictions-{name.replace('/', '-')}.jsonl" for name in predictions}
+            for name, preds in predictions.items():
+                atomic_write_jsonl(output / f"predictions-{name.replace('/', '-')}.jsonl", _prediction_rows(preds))
+            atomic_write_json(output / "metrics.json", report)
+            atomic_write_text(output / "results.md", results_markdown(report))
+            for stale in set(output.glob("predictions-*.jsonl")) - written:  # an overwritten evaluation's
+                stale.unlink()
     return report
+
+
+def _check_evaluation_output(output: Path, settings: dict, overwrite: bool) -> None:
+    """An output directory holding an evaluation with other settings is refused unless `overwrite`."""
+    import json
+
+    from crosstask.errors import ValidationError
+    from crosstask.io import read_json
+    from crosstask.runs import settings_differences
+
+    if overwrite or not (output / "metrics.json").is_file():
+        return
+    saved = read_json(output / "metrics.json")
+    current = json.loads(json.dumps(settings))
+    for entry in (saved, current):
+        if isinstance(entry, dict) and isinstance(entry.get("options"), dict):
+            entry["options"].pop("mixed_precision", None)
+    differ = settings_differences({k: saved.get(k) for k in current} if isinstance(saved, dict) else {}, current)
+    if differ:
+        raise ValidationError("--output", f"{output} holds an evaluation with other settings ({', '.join(differ[:6])}); "
+                                          "pass --overwrite to replace it, or choose another directory")

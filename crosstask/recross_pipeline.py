@@ -135,8 +135,14 @@ def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *
             "excluded_tasks": sorted(excluded_tasks(recross_dir)), "records_per_task": per_task,
             "n_records": len(pool.records), "typed_tasks": {t.name: t.task_type.value for t in tasks},
             "dev_templates": sorted(held)}
+    from crosstask.runs import clear_run, prepare_run
+
+    mode = prepare_run(output, meta, args.resume, args.overwrite)  # another run there: refused before any write
     if accelerator.is_main_process:
-        atomic_write_json(output / "run_config.json", meta)
+        if mode == "overwrite":
+            clear_run(output)
+        if not (output / "run_config.json").exists():  # a resumed run keeps its own (same settings)
+            atomic_write_json(output / "run_config.json", meta)
     result = trainer(train, config, args, dev, accelerator=accelerator)
     result.pop("trainer")
     summary = {**meta, **result,

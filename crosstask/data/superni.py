@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from crosstask.data.records import Example, Instance, Task
-from crosstask.errors import DataFormatError, DataNotFoundError
+from crosstask.errors import DataFormatError, DataNotFoundError, warn
 from crosstask.io import read_json
 
 SPLITS = ("train", "test", "excluded")
+# a split entry is a plain task name, never a path: it can only ever name tasks/<name>.json
+TASK_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def check_task_name(name: object, path: str | Path, field: str) -> str:
+    """`name` if it is a plain task name (letters, digits, '_', '-', '.'; no '/', '\\' or '..')."""
+    if not isinstance(name, str) or not TASK_NAME.match(name) or ".." in name:
+        raise DataFormatError(path, field, f"{name!r} is not a task name (letters, digits, '_', '-', '.'; no paths)")
+    return name
 
 
 def _require(obj: dict, key: str, kind: type | tuple[type, ...], path: Path, where: str = "") -> Any:
@@ -58,11 +68,15 @@ def _parse_examples(raw: dict, key: str, path: Path) -> tuple[Example, ...]:
 def _parse_instances(raw: dict, path: Path) -> tuple[Instance, ...]:
     items = _require(raw, "Instances", list, path)
     instances = []
+    seen: dict[str, int] = {}
     for i, item in enumerate(items):
         where = f"Instances[{i}]."
         if not isinstance(item, dict):
             raise DataFormatError(path, f"Instances[{i}]", f"expected object, got {type(item).__name__}")
         identifier = _require(item, "id", str, path, where)
+        if identifier in seen:  # ids key predictions, pairs and calibration: they must be unique
+            raise DataFormatError(path, f"{where}id", f"duplicate id {identifier!r} (also Instances[{seen[identifier]}])")
+        seen[identifier] = i
         text = _require(item, "input", str, path, where)
         outputs = _string_list(item, "output", path, where)
         if not outputs:
@@ -106,7 +120,8 @@ def read_split_lists(superni_dir: str | Path, split_name: str = "default") -> di
     for split in SPLITS:
         file = split_dir / f"{split}_tasks.txt"
         if file.exists():
-            lists[split] = [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines = enumerate(file.read_text(encoding="utf-8").splitlines(), start=1)
+            lists[split] = [check_task_name(line.strip(), file, f"line {n}") for n, line in lines if line.strip()]
     for split in ("train", "test"):
         if split not in lists:
             raise DataNotFoundError(f"{split_dir}: {split}_tasks.txt is missing")
@@ -131,6 +146,7 @@ class SuperNISplit:
     tasks: list[Task] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     requested: int = 0
+    empty: list[str] = field(default_factory=list)  # present but without instances: skipped, with a warning
 
     def by_name(self) -> dict[str, Task]:
         return {task.name: task for task in self.tasks}
@@ -150,9 +166,16 @@ def load_split(
     names = task_names if task_names is not None else read_split_lists(superni_dir, split_name)[split]
     result = SuperNISplit(split=split, requested=len(names))
     for name in names:
-        path = superni_dir / "tasks" / f"{name}.json"
+        path = superni_dir / "tasks" / f"{check_task_name(name, superni_dir / 'splits', f'{split} task')}.json"
         if not path.exists():
             result.missing.append(name)
             continue
-        result.tasks.append(cap_instances(load_task(path), split, max_instances, seed))
+        task = load_task(path)
+        if not task.instances:
+            result.empty.append(name)
+            continue
+        result.tasks.append(cap_instances(task, split, max_instances, seed))
+    if result.empty:
+        warn(f"{split} split of {superni_dir}: {len(result.empty)} task(s) without instances skipped: "
+             f"{', '.join(result.empty[:5])}{' ...' if len(result.empty) > 5 else ''}")
     return result

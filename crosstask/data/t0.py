@@ -53,6 +53,10 @@ def read_task_lists(recross_dir: str | Path) -> dict[str, list[str]]:
     for key in ("T0", "evaluation"):
         if not isinstance(lists.get(key), list):
             raise DataFormatError(path, key, "missing or not a list of task names")
+        from crosstask.data.superni import check_task_name
+
+        for i, name in enumerate(lists[key]):  # never a path: names only ever read upstream/<name>.json
+            check_task_name(name, path, f"{key}[{i}]")
     return lists
 
 

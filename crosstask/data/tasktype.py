@@ -60,11 +60,12 @@ class LabelSpaceMode(str, Enum):
 
 
 def dedupe_labels(outputs: Iterable[str]) -> tuple[str, ...]:
-    """Distinct outputs by normalised form, keeping the first surface form seen, in order."""
+    """Distinct outputs by normalised form, keeping the first surface form seen, in order. Outputs that
+    normalise to the empty string are never labels."""
     seen: dict[str, str] = {}
     for output in outputs:
         key = normalize_answer(output)
-        if key not in seen:
+        if key and key not in seen:
             seen[key] = output.strip()
     return tuple(seen.values())
 
@@ -112,4 +113,7 @@ def type_task(task: Task, mode: LabelSpaceMode | str = LabelSpaceMode.INSTANCES,
     """Type a task. The CLS/GEN size test always counts the label space of `mode`."""
     mode = LabelSpaceMode(mode)
     labels = label_space(task, mode)
-    return TypedTask(task, rule.classify(task.category, len(labels)), labels, mode)
+    # nothing to choose from, or a gold answer that is empty (instances mode): never a classification task
+    unlabelled = not labels or (mode is LabelSpaceMode.INSTANCES and any(
+        not any(normalize_answer(o) for o in instance.outputs) for instance in task.instances))
+    return TypedTask(task, TaskType.GEN if unlabelled else rule.classify(task.category, len(labels)), labels, mode)

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rouge_score import rouge_scorer
+import numpy as np
+from rouge_score import rouge_scorer, scoring
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
@@ -50,8 +51,48 @@ def rouge1(prediction: str, reference: str) -> float:
     return _rouge("rouge1", prediction, reference)
 
 
+_SMALL_TABLE = 4096  # below this many cells the plain-Python row update is faster than numpy's
+
+
+def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence of two token sequences, in O(min(n, m)) memory: the DP
+    keeps one row over the shorter sequence (rouge_score builds the whole n × m table: 677 MB for a
+    300-word reference against a long input). Time stays O(n · m); long rows are updated with numpy
+    (match → diagonal + 1, otherwise the previous row, then a running maximum along the row)."""
+    if len(a) < len(b):
+        a, b = b, a  # b is the shorter: the row
+    if not b:
+        return 0
+    if len(a) * len(b) <= _SMALL_TABLE:
+        prev = [0] * (len(b) + 1)
+        for token in a:
+            cur = [0]
+            for j, other in enumerate(b, start=1):
+                cur.append(prev[j - 1] + 1 if token == other else max(prev[j], cur[j - 1]))
+            prev = cur
+        return prev[-1]
+    ids: dict[str, int] = {}
+    row_ids = np.array([ids.setdefault(t, len(ids)) for t in b], dtype=np.int64)
+    prev = np.zeros(len(b) + 1, dtype=np.int64)
+    for token in a:
+        token_id = ids.get(token)
+        if token_id is None:  # no match anywhere in the row: the row is unchanged
+            continue
+        step = np.where(row_ids == token_id, prev[:-1] + 1, prev[1:])
+        np.maximum.accumulate(step, out=prev[1:])
+    return int(prev[-1])
+
+
 def rouge_l(prediction: str, reference: str) -> float:
-    return _rouge("rougeL", prediction, reference)
+    """ROUGE-L F-measure, equal to rouge_score's (same tokenizer and Porter stemmer, same LCS, same
+    F-measure) in O(min(n, m)) memory instead of its O(n · m) table."""
+    tokenizer = _scorer("rougeL")._tokenizer
+    target = tokenizer.tokenize(normalize_answer(reference))
+    predicted = tokenizer.tokenize(normalize_answer(prediction))
+    if not target or not predicted:
+        return 0.0
+    lcs = lcs_length(target, predicted)
+    return scoring.fmeasure(lcs / len(predicted), lcs / len(target))
 
 
 def max_over_references(metric: Callable[[str, str], float], prediction: str, references: Sequence[str]) -> float:

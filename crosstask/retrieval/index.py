@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from crosstask.data.records import T0Record
-from crosstask.errors import CrosstaskError
+from crosstask.errors import CrosstaskError, warn
 from crosstask.io import atomic_write_json
 from crosstask.retrieval.encoders import Encoder, hash_json
 
@@ -216,12 +216,15 @@ class IndexCache:
         fingerprint = encoder.fingerprint
         key = self.key(pool_files, records, fingerprint, kind, resolved)
         final = self.root / key
-        if (final / META_FILE).exists():
+        if final.exists():
             start = time.perf_counter()
-            index = DenseIndex.load(final)
-            meta = json.loads((final / META_FILE).read_text(encoding="utf-8"))
-            return CacheResult(index, False, float(meta.get("build_seconds", 0.0)), time.perf_counter() - start,
-                               key, final)
+            try:
+                index, meta = self._load_checked(final, key, records, fingerprint, kind, resolved)
+                return CacheResult(index, False, float(meta.get("build_seconds", 0.0)),
+                                   time.perf_counter() - start, key, final)
+            except Exception as exc:  # noqa: BLE001 - truncated, reordered, foreign: rebuild it
+                warn(f"index cache entry {final} is unusable ({' '.join(str(exc).split())[:160]}); rebuilding it")
+                self._discard(final)
         start = time.perf_counter()
         embeddings = encoder.encode([r.input for r in records])
         index = DenseIndex.build(embeddings, [r.uid for r in records], kind, fingerprint, **resolved)
@@ -238,3 +241,25 @@ class IndexCache:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return CacheResult(index, True, seconds, 0.0, key, final)
+
+    @staticmethod
+    def _load_checked(final: Path, key: str, records: Sequence[T0Record], fingerprint: str, kind: str,
+                      params: dict[str, int]) -> tuple[DenseIndex, dict]:
+        """The cached index, if it loads and its metadata matches what was asked for (else raises)."""
+        index = DenseIndex.load(final)
+        meta = json.loads((final / META_FILE).read_text(encoding="utf-8"))
+        expected = {"key": key, "kind": kind, "params": params, "fingerprint": fingerprint}
+        wrong = [name for name, value in expected.items() if meta.get(name) != value]
+        if wrong or index.uids != [r.uid for r in records]:
+            raise CrosstaskError(f"metadata does not match the pool and encoder ({', '.join(wrong) or 'uids'})")
+        return index, meta
+
+    @staticmethod
+    def _discard(final: Path) -> None:
+        """Move an unusable entry aside, then delete it (a concurrent reader never sees half of it)."""
+        aside = final.parent / f".{final.name}.broken-{os.getpid()}"
+        try:
+            os.replace(final, aside)
+        except OSError:
+            aside = final
+        shutil.rmtree(aside, ignore_errors=True)

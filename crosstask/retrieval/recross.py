@@ -163,6 +163,9 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
     k = config.n * (config.mu if config.reranker else 1)
     if config.n > len(records):
         raise CrosstaskError(f"cannot retrieve {config.n} records from a pool of {len(records)}")
+    if config.rounds and config.query_size > len(target.query):  # checked before config.json is written
+        raise CrosstaskError(f"cannot sample {config.query_size} queries from the {len(target.query)} query "
+                             f"inputs of {target.name}")
     settings = {**asdict(config), "upstream_model": str(upstream_model_dir), "pool_size": len(records)}
     _check_config(run_dir, settings)
     options = option_sets(target.query)

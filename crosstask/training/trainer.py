@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from crosstask.io import atomic_write_json
+from crosstask.errors import TrainingError, warn
+from crosstask.io import as_write_error, atomic_save_dir, atomic_write_json
 
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
 SaveFn = Callable[[nn.Module, Path], None]
@@ -49,6 +50,13 @@ class TrainingArguments:
     mixed_precision: str = "no"  # "no" | "bf16" | "fp16"
     log_every: int = 10
     progress: bool = True
+    skip_nonfinite: bool = False  # a non-finite loss skips the step (counted) instead of stopping training
+    overwrite: bool = False  # pipeline.train: replace a run already in output_dir (else refused unless resume)
+
+    def __post_init__(self):
+        from crosstask.validation import check_training_arguments
+
+        check_training_arguments(self)
 
 
 @dataclass
@@ -59,6 +67,7 @@ class TrainerState:
     best_metric: float | None = None
     best_step: int | None = None
     log: list[dict] = field(default_factory=list)
+    skipped_steps: int = 0  # steps skipped for a non-finite loss (skip_nonfinite)
 
 
 def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, mega: int = 50) -> list[list[int]]:
@@ -76,8 +85,15 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, m
 
 
 def _checkpoints(output_dir: Path) -> list[Path]:
-    found = [p for p in output_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    """Complete checkpoints (trainer_state.json is written last), oldest first."""
+    found = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-", 1)[1].isdigit()
+             and (p / "trainer_state.json").exists()]
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:limit] + ("…" if len(text) > limit else "")
 
 
 def make_accelerator(mixed_precision: str = "no"):
@@ -117,6 +133,10 @@ class Trainer:
         self.lengths = [len(f["input_ids"]) for f in features]
         per_epoch = math.ceil(math.ceil(len(features) / args.batch_size) / args.grad_accum)
         self.total_steps = min(args.max_steps or per_epoch * args.epochs, per_epoch * args.epochs)
+        if self.total_steps < 1:
+            raise TrainingError(f"nothing to train: {len(features)} training examples give 0 optimizer steps "
+                                f"(output {self.output_dir}); check the training data and its filters")
+        self.own_checkpoints: list[Path] = []  # rotation deletes only checkpoints this run wrote or resumed from
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         from transformers import get_scheduler
         self.scheduler = get_scheduler(args.scheduler, optimizer, num_warmup_steps=int(args.warmup_ratio * self.total_steps),
@@ -130,20 +150,52 @@ class Trainer:
             return
         acc = self.accelerator
         path = self.output_dir / f"checkpoint-{self.state.global_step}"
-        acc.save_state(str(path / "state"))
+        if path in self.own_checkpoints:  # the checkpoint this run resumed from: already saved
+            return
+        tmp = self.output_dir / f".checkpoint-{self.state.global_step}.tmp"  # renamed into place when complete
         if acc.is_main_process:
-            self.save_fn(acc.unwrap_model(self.model), path / "model")
-            atomic_write_json(path / "trainer_state.json", asdict(self.state))  # written last: marks it complete
-            for old in _checkpoints(self.output_dir)[:-self.args.keep_checkpoints]:
+            shutil.rmtree(tmp, ignore_errors=True)
+        acc.wait_for_everyone()
+        try:
+            acc.save_state(str(tmp / "state"))
+            if acc.is_main_process:
+                self.save_fn(acc.unwrap_model(self.model), tmp / "model")
+                atomic_write_json(tmp / "trainer_state.json", asdict(self.state))
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                if path.exists():  # a stale or unreadable checkpoint of this run, past the one it resumed from
+                    shutil.rmtree(path)
+                tmp.rename(path)
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            error = as_write_error(path, exc)
+            if error is exc:
+                raise
+            raise error from None
+        if acc.is_main_process:
+            self.own_checkpoints.append(path)
+            for old in self.own_checkpoints[:-self.args.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
+            self.own_checkpoints = self.own_checkpoints[-self.args.keep_checkpoints:]
         acc.wait_for_everyone()
 
     def maybe_resume(self) -> None:
+        """Continue from the newest checkpoint that loads; unreadable ones (truncated safetensors, broken
+        trainer_state.json) are skipped with a warning. None loading at all is an error."""
         found = _checkpoints(self.output_dir) if self.args.resume else []
+        for path in reversed(found):
+            try:
+                state = TrainerState(**json.loads((path / "trainer_state.json").read_text(encoding="utf-8")))
+                self.accelerator.load_state(str(path / "state"))
+            except Exception as exc:  # noqa: BLE001 - any failure to load means: try the previous one
+                warn(f"{path} does not load ({type(exc).__name__}: {_one_line(exc)}); trying the previous checkpoint")
+                continue
+            self.state, self.own_checkpoints = state, [path]
+            self.accelerator.print(f"resumed from {path} (step {self.state.global_step})")
+            return
         if found:
-            self.accelerator.load_state(str(found[-1] / "state"))
-            self.state = TrainerState(**json.loads((found[-1] / "trainer_state.json").read_text()))
-            self.accelerator.print(f"resumed from {found[-1]} (step {self.state.global_step})")
+            raise TrainingError(f"--resume: no checkpoint in {self.output_dir} loads "
+                                f"({', '.join(p.name for p in found)}); use --overwrite to start again")
 
     # --- evaluation ----------------------------------------------------------------------------
     def evaluate(self) -> None:
@@ -154,10 +206,14 @@ class Trainer:
         self.model.train()
         value = metrics.get(self.args.select_metric)
         self.state.log.append({"step": self.state.global_step, "dev": metrics})
-        if value is not None and (self.state.best_metric is None or value > self.state.best_metric):
+        if value is not None and math.isfinite(value) and (self.state.best_metric is None
+                                                            or value > self.state.best_metric):
             self.state.best_metric, self.state.best_step = value, self.state.global_step
-            if self.accelerator.is_main_process:
-                self.save_fn(self.accelerator.unwrap_model(self.model), self.output_dir / "best")
+            if self.accelerator.is_main_process:  # best/ only ever holds a model evaluated right here
+                model, selected = self.accelerator.unwrap_model(self.model), {
+                    "step": self.state.global_step, "metric": self.args.select_metric, "value": value, "dev": metrics}
+                atomic_save_dir(self.output_dir / "best", lambda d: (
+                    self.save_fn(model, d), atomic_write_json(d / "selection.json", selected)))
         self.accelerator.print(f"step {self.state.global_step}: dev {metrics}")
         self.accelerator.wait_for_everyone()
 
@@ -175,12 +231,14 @@ class Trainer:
             batches = length_grouped_batches(self.lengths, args.batch_size, args.seed + self.state.epoch)
             steps = [batches[i:i + args.grad_accum] for i in range(0, len(batches), args.grad_accum)]
             for step_batches in steps[self.state.step_in_epoch:]:
-                running.append(self.optimizer_step(step_batches))
+                loss = self.optimizer_step(step_batches)
+                if math.isfinite(loss):
+                    running.append(loss)
                 self.state.global_step += 1
                 self.state.step_in_epoch += 1
                 bar.update(1)
                 step, done = self.state.global_step, self.state.global_step >= self.total_steps
-                if step % args.log_every == 0 or done:
+                if (step % args.log_every == 0 or done) and running:
                     self.state.log.append({"step": step, "loss": sum(running) / len(running),
                                            "lr": self.scheduler.get_last_lr()[0]})
                     bar.set_postfix(loss=f"{self.state.log[-1]['loss']:.4f}")
@@ -198,10 +256,14 @@ class Trainer:
                 self.evaluate()
                 self.save_checkpoint()
         bar.close()
+        if self.state.skipped_steps and self.state.skipped_steps >= self.state.global_step:
+            raise TrainingError(f"every one of the {self.state.global_step} steps had a non-finite loss: nothing "
+                                "was learned (lower --lr)")
         self.evaluate()
         self.save_checkpoint()
         if acc.is_main_process:
-            self.save_fn(acc.unwrap_model(self.model), self.output_dir / "final")
+            model = acc.unwrap_model(self.model)
+            atomic_save_dir(self.output_dir / "final", lambda d: self.save_fn(model, d))
             atomic_write_json(self.output_dir / "trainer_state.json", asdict(self.state))
         acc.wait_for_everyone()
         return self.state
@@ -219,8 +281,25 @@ class Trainer:
                 loss = self.loss_fn(self.model, batch) / len(step_batches)
                 acc.backward(loss)
             total += loss.item()
+        norm = None
         if self.args.max_grad_norm:
-            acc.clip_grad_norm_(self.model.parameters(), self.args.max_grad_norm)
+            norm = acc.clip_grad_norm_(self.model.parameters(), self.args.max_grad_norm)
+        # a non-finite loss (or, without an fp16 grad scaler, which skips those itself, gradient norm)
+        bad = not math.isfinite(total) or (norm is not None and getattr(acc, "scaler", None) is None
+                                          and not bool(torch.isfinite(torch.as_tensor(norm)).all()))
+        if acc.num_processes > 1:
+            bad = bool(acc.reduce(torch.tensor(float(bad), device=acc.device), reduction="sum").item())
+        if bad:
+            self.optimizer.zero_grad()
+            step = self.state.global_step + 1
+            if not self.args.skip_nonfinite:
+                raise TrainingError(f"training diverged: non-finite loss ({total}) at step {step} (lr "
+                                    f"{self.scheduler.get_last_lr()[0]:g}); no model was exported, earlier "
+                                    "checkpoints are kept. Lower --lr, or pass --skip-nonfinite to skip such steps")
+            self.state.skipped_steps += 1
+            self.scheduler.step()
+            warn(f"step {step}: non-finite loss ({total}); step skipped ({self.state.skipped_steps} so far)")
+            return float("nan")
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad()
