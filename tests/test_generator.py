@@ -1,7 +1,8 @@
 """The generator: loading, target encoding, collation, training, decoding and fair scoring.
 
 Tiny random T5 / BART models are built in code and share the packaged MiniLM BERT tokenizer (no hub);
-the default warm-started MiniLM bert2bert is loaded once per module.
+the warm-started MiniLM bert2bert (`arch="bert2bert"`) is loaded once per module. The default arch for
+BERT backbones, unilm, is tested in test_unilm.py.
 """
 
 import math
@@ -72,7 +73,7 @@ def bart_dir(tmp_path_factory, tokenizer) -> Path:
 
 @pytest.fixture(scope="module")
 def default_generator():
-    return load_generator("default")
+    return load_generator("default", arch="bert2bert")
 
 
 def _batch(tokenizer, pairs, max_length=32):
@@ -107,11 +108,11 @@ def overfit_t5(t5_dir):
 
 def test_config_defaults():
     config = GeneratorConfig()
-    assert (config.model, config.trust_remote_code, config.max_source_length, config.max_target_length) == \
-        ("default", False, 256, 64)
+    assert (config.model, config.trust_remote_code, config.max_source_length, config.max_target_length,
+            config.arch) == ("default", False, 256, 64, None)
 
 
-def test_default_is_warm_started_bert2bert(default_generator, tokenizer):
+def test_bert2bert_is_warm_started_from_the_default(default_generator, tokenizer):
     from safetensors.torch import load_file
 
     model, _ = default_generator

@@ -38,12 +38,16 @@ class ClassifierConfig:
 
 def load_encoder(name_or_path: str, trust_remote_code: bool = False) -> nn.Module:
     """The encoder of any backbone: T5 → T5EncoderModel, a saved bert2bert (EncoderDecoderModel) or
-    other seq2seq → its get_encoder(), else AutoModel."""
+    other seq2seq → its get_encoder(), a saved unilm generator → its shared BERT, else AutoModel."""
     from transformers import AutoConfig, AutoModel, EncoderDecoderModel, T5EncoderModel
+
+    from crosstask.models.unilm import ARCH_KEY, UNILM, UnilmForSeq2SeqLM
 
     path = resolve_model(name_or_path)
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        if getattr(config, ARCH_KEY, None) == UNILM:  # the source side: bidirectional, masked mean pooled by callers
+            return UnilmForSeq2SeqLM.from_pretrained(path).bert
         if config.model_type in ("t5", "mt5", "umt5"):
             return T5EncoderModel.from_pretrained(path)
         if config.model_type == "encoder-decoder":  # AutoModel has no mapping for it

@@ -1,10 +1,16 @@
-"""The text-to-text generator: seq2seq backbones as they are, encoder-only ones warm-started.
+"""The text-to-text generator, in one of three architectures (`GeneratorConfig.arch`, `--generator-arch`).
 
-`load_generator` gives a seq2seq model for any backbone: T5 / BART / ... checkpoints load as
-`AutoModelForSeq2SeqLM`; an encoder-only checkpoint (BERT, the default MiniLM) becomes a
-"bert2bert" `EncoderDecoderModel` whose encoder and decoder both start from the checkpoint, with
-new cross-attention. Sources are token ids (see `crosstask.data.prompts.encode_segments`); targets
-are encoded with `encode_target`, whose convention matches the model's `decoder_start_token_id`.
+- `unilm` (default for BERT backbones such as the packaged MiniLM): one shared pretrained BERT as a
+  seq2seq model, source bidirectional, target causal, output layer tied to the word embeddings —
+  every weight pretrained but the output bias (`crosstask.models.unilm`).
+- `bert2bert`: an `EncoderDecoderModel` whose encoder and decoder both start from an encoder-only
+  checkpoint, with newly initialised cross-attention.
+- `seq2seq` (T5 / BART / ... ids): `AutoModelForSeq2SeqLM` as it is.
+
+All three are `generate`-capable encoder-decoders to the rest of crosstask: sources are token ids (see
+`crosstask.data.prompts.encode_segments`); targets are encoded with `encode_target`, whose convention
+matches the model's `decoder_start_token_id`. The arch is written into the saved config.json
+(`crosstask_generator_arch`) and detected on load.
 """
 
 from __future__ import annotations
@@ -33,6 +39,39 @@ class GeneratorConfig:
     trust_remote_code: bool = False
     max_source_length: int = 256
     max_target_length: int = 64
+    arch: str | None = None  # unilm | bert2bert | seq2seq; None: unilm for BERT backbones, seq2seq for seq2seq ones
+
+
+GENERATOR_ARCHS = ("unilm", "bert2bert", "seq2seq")
+
+
+def default_arch(config) -> str:
+    """The arch of a saved generator, else the default for a backbone: seq2seq for encoder-decoder
+    checkpoints, unilm for BERT ones, bert2bert for other encoder-only ones."""
+    from crosstask.models.unilm import ARCH_KEY, MODEL_TYPES
+
+    if config.model_type == "encoder-decoder":
+        return "bert2bert"
+    if getattr(config, ARCH_KEY, None) in GENERATOR_ARCHS:
+        return getattr(config, ARCH_KEY)
+    if getattr(config, "is_encoder_decoder", False):
+        return "seq2seq"
+    return "unilm" if config.model_type in MODEL_TYPES else "bert2bert"
+
+
+def _check_arch(config, arch: str | None) -> str:
+    """The arch to build or load: `arch` if the checkpoint allows it, else its default."""
+    detected = default_arch(config)
+    if arch is None or arch == detected:
+        return detected
+    if arch not in GENERATOR_ARCHS:
+        raise CrosstaskError(f"generator arch must be one of {', '.join(GENERATOR_ARCHS)}, got {arch!r}")
+    is_generator = config.model_type == "encoder-decoder" or getattr(config, "is_encoder_decoder", False)
+    if is_generator:  # a saved generator or a seq2seq backbone: only what it is
+        raise CrosstaskError(f"this checkpoint is a {detected} generator; it cannot be loaded as {arch}")
+    if arch == "seq2seq":
+        raise CrosstaskError(f"{config.model_type} is encoder-only: use --generator-arch unilm or bert2bert")
+    return arch
 
 
 def _warm_start_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int, int]:
@@ -45,24 +84,31 @@ def _warm_start_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int, int]:
     return start, eos, pad
 
 
-def load_generator(name_or_path: str | Path, trust_remote_code: bool = False
+def load_generator(name_or_path: str | Path, trust_remote_code: bool = False, arch: str | None = None
                    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The generator and its tokenizer, in eval mode.
 
-    A seq2seq checkpoint (`config.is_encoder_decoder`: T5, BART, a directory written by
-    `save_generator`) loads as itself; an encoder-only one is warm-started into an
-    `EncoderDecoderModel` (encoder = decoder = the checkpoint, cross-attention newly initialised),
-    with decoder_start = [CLS], eos = [SEP] and pad set on both its config and generation config.
+    A saved generator loads as the arch its config records (`save_generator`; a bert2bert is an
+    `EncoderDecoderModel` config), a seq2seq checkpoint (T5, BART) as itself. An encoder-only
+    checkpoint is built into `arch` (default: `default_arch`): `unilm`, or `bert2bert`, warm-started
+    into an `EncoderDecoderModel` (encoder = decoder = the checkpoint, cross-attention newly
+    initialised). Encoder-only archs get decoder_start = [CLS], eos = [SEP] and pad on both the
+    config and the generation config. The arch is set on the config, so it is saved with the model.
     """
     from transformers import AutoConfig, AutoModelForSeq2SeqLM, EncoderDecoderModel
+
+    from crosstask.models.unilm import ARCH_KEY, build_unilm
 
     path = resolve_model(name_or_path)
     tokenizer = load_tokenizer(name_or_path, trust_remote_code=trust_remote_code)
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-        if config.model_type == "encoder-decoder":
+        arch = _check_arch(config, arch)
+        if arch == "unilm":
+            model = build_unilm(path, tokenizer, trust_remote_code=trust_remote_code)
+        elif config.model_type == "encoder-decoder":
             model = EncoderDecoderModel.from_pretrained(path)
-        elif getattr(config, "is_encoder_decoder", False):
+        elif arch == "seq2seq":
             model = AutoModelForSeq2SeqLM.from_pretrained(path, trust_remote_code=trust_remote_code)
         else:
             model = EncoderDecoderModel.from_encoder_decoder_pretrained(
@@ -74,12 +120,20 @@ def load_generator(name_or_path: str | Path, trust_remote_code: bool = False
                 target.pad_token_id = pad
     except (OSError, ValueError) as exc:
         raise CrosstaskError(f"cannot load a generator from {name_or_path!r}: {exc}") from None
+    setattr(model.config, ARCH_KEY, arch)
     from crosstask.models.classifier import drop_pooler
 
-    if hasattr(model, "encoder"):
+    if arch == "bert2bert":
         drop_pooler(model.encoder)  # a warm-started BERT encoder's pooler is never used
     model.eval()  # from_encoder_decoder_pretrained returns a model in training mode
     return model, tokenizer
+
+
+def generator_arch(model: PreTrainedModel) -> str:
+    """The arch of a loaded generator (see `load_generator`)."""
+    from crosstask.models.unilm import ARCH_KEY
+
+    return getattr(model.config, ARCH_KEY, None) or default_arch(model.config)
 
 
 def save_generator(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, directory: str | Path) -> None:
@@ -169,8 +223,6 @@ def sequence_log_likelihoods(model: PreTrainedModel, tokenizer: PreTrainedTokeni
     """log P(candidate | source) for each candidate: the sum over its target tokens (eos included,
     see `encode_target`), or the per-token mean when `length_normalize`. The source is encoded once
     and all candidates are scored in one decoder pass."""
-    from transformers.modeling_outputs import BaseModelOutput
-
     if not candidates:
         return []
     device = _device(model)
@@ -182,8 +234,9 @@ def sequence_log_likelihoods(model: PreTrainedModel, tokenizer: PreTrainedTokeni
         attention_mask = torch.ones_like(input_ids)
         encoded = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
         n = len(candidates)
-        hidden = encoded.last_hidden_state.expand(n, -1, -1)
-        logits = model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+        expanded = {k: v.expand(n, *v.shape[1:]) for k, v in encoded.items() if isinstance(v, torch.Tensor)}
+        # every batch-first tensor of the encoder output (unilm: also the source's keys / values per layer)
+        logits = model(encoder_outputs=type(encoded)(**expanded),
                        attention_mask=attention_mask.expand(n, -1),
                        decoder_input_ids=model.prepare_decoder_input_ids_from_labels(labels=labels),
                        use_cache=False).logits

@@ -40,7 +40,7 @@ def train_generator(train_tasks: Sequence[TypedTask], config: GeneratorTrainingC
     from accelerate.utils import set_seed
 
     set_seed(args.seed)  # the new head / cross-attention weights depend on it
-    model, tokenizer = load_generator(config.model.model, config.model.trust_remote_code)
+    model, tokenizer = load_generator(config.model.model, config.model.trust_remote_code, config.model.arch)
     model.train()
     encoder = PromptEncoder(tokenizer, config.model.max_source_length)
     features = generator_features(train_tasks, encoder, tokenizer, config.prompt, config.model.max_target_length,
