@@ -41,6 +41,12 @@ def _add_precision_arg(parser: argparse.ArgumentParser) -> None:
                         help="autocast matmuls (bf16: GPUs, and CPUs with AMX / AVX512-BF16)")
 
 
+def _add_generator_arch_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator-arch", choices=["unilm", "bert2bert", "seq2seq"], default=None,
+                        help="generator architecture (default: unilm for BERT backbones such as the packaged "
+                             "MiniLM — one shared pretrained Transformer; seq2seq for T5 / BART ids)")
+
+
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", help="hub id or local path (default: packaged all-MiniLM-L6-v2)")
     parser.add_argument("--trust-remote-code", action="store_true")
@@ -144,8 +150,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         from crosstask.models.generator import GeneratorConfig
         from crosstask.training.generator import GeneratorTrainingConfig
         config = GeneratorTrainingConfig(
-            GeneratorConfig(args.model, args.trust_remote_code, args.max_length, args.max_target_length),
-            _prompt_config(args), args.mix_gen)
+            GeneratorConfig(args.model, args.trust_remote_code, args.max_length, args.max_target_length,
+                            args.generator_arch), _prompt_config(args), args.mix_gen)
     summary = pipeline.train(args.kind, _data_config(args), config, training)
     print(f"trained {args.kind}: {summary['steps']} steps, best dev {summary['best_dev']} at step "
           f"{summary['best_step']}; model in {summary['model_dir']}")
@@ -216,8 +222,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
                        TrainingArguments(str(out / "classifier"), epochs=2, batch_size=16, lr=5e-5, head_lr=1e-3,
                                          warmup_ratio=0.06, seed=args.seed, resume=not args.fresh,
                                          overwrite=args.fresh)),
-        "generator": (GeneratorTrainingConfig(GeneratorConfig(args.model, max_source_length=128, max_target_length=16),
-                                              mix_gen=True),
+        "generator": (GeneratorTrainingConfig(GeneratorConfig(args.model, max_source_length=128, max_target_length=16,
+                                                              arch=args.generator_arch), mix_gen=True),
                       TrainingArguments(str(out / "generator"), epochs=3, batch_size=16, lr=2e-4, warmup_ratio=0.06,
                                         seed=args.seed, resume=not args.fresh, overwrite=args.fresh)),
     }
@@ -306,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "attend to candidates); faster to train and evaluate")
     train.add_argument("--negatives", type=int, default=None, help="negatives per positive (default: all labels)")
     train.add_argument("--mix-gen", action="store_true", help="'w/ GEN': add the generation tasks to training")
+    _add_generator_arch_arg(train)
     train.add_argument("--gen-negatives", default="matched",
                        help="negatives for GEN tasks with --mix-gen: matched (CLS ratio), none (seed), or a number")
     _add_precision_arg(train)
@@ -346,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--train-instances", type=_non_negative, default=60)
     demo.add_argument("--test-instances", type=_non_negative, default=30)
     demo.add_argument("--fresh", action="store_true", help="retrain even if a finished run exists")
+    _add_generator_arch_arg(demo)
     demo.add_argument("--baselines-only", action="store_true", help="only the data summary and the baselines (seconds)")
     demo.set_defaults(func=cmd_demo)
     return parser

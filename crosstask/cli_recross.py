@@ -74,7 +74,8 @@ def cmd_upstream(args: argparse.Namespace) -> None:
     with run_lock(args.output):
         summary = train_upstream(_recross_dir(args), args.kind, args.output, max_per_task=args.max_per_task or None,
                              model=args.model, max_length=args.max_length, training_args=training,
-                             max_cls_labels=args.max_cls_labels, seed=args.seed, dev_templates=args.dev_templates)
+                             max_cls_labels=args.max_cls_labels, seed=args.seed, dev_templates=args.dev_templates,
+                             generator_arch=args.generator_arch)
     kinds = list(summary["typed_tasks"].values())
     print(f"trained the upstream {args.kind} on {summary['n_records']} records of {len(summary['upstream_tasks'])} "
           f"upstream tasks ({kinds.count('CLS')} CLS / {kinds.count('GEN')} GEN templates; targets excluded): "
@@ -184,6 +185,9 @@ def register(commands) -> argparse.ArgumentParser:
                         description="Train a classifier ('w/ GEN' pairs) or generator on the T0 upstream tasks of "
                                     "split.json; evaluation targets are never used.")
     up.add_argument("--kind", choices=["classifier", "generator"], required=True)
+    up.add_argument("--generator-arch", choices=["unilm", "bert2bert", "seq2seq"], default=None,
+                    help="generator architecture (default: unilm for BERT backbones such as the packaged MiniLM; "
+                         "seq2seq for T5 / BART ids)")
     up.add_argument("--output", required=True, help="run directory: best/, final/, run_config.json, train_summary.json")
     _add_data_arg(up)
     up.add_argument("--model", default="default", help="backbone: hub id or local path (default: packaged MiniLM)")

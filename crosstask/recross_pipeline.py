@@ -100,7 +100,8 @@ def capped_pool(recross_dir: str | Path, max_per_task: int | None = None, seed: 
 
 def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *, max_per_task: int | None,
                    model: str = "default", max_length: int = 256, training_args=None, max_cls_labels: int = 10,
-                   seed: int = 42, dev_templates: int = 0, max_target_length: int = 64) -> dict:
+                   seed: int = 42, dev_templates: int = 0, max_target_length: int = 64,
+                   generator_arch: str | None = None) -> dict:
     """Train a classifier ("w/ GEN" pairs) or generator on the T0 upstream pool only; `dev_templates`
     CLS templates may be held out for model selection. Writes run_config.json and train_summary.json."""
     from crosstask.data.t0_tasks import t0_typed_tasks
@@ -123,7 +124,8 @@ def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *
     elif kind == "generator":
         from crosstask.models.generator import GeneratorConfig
         from crosstask.training.generator import GeneratorTrainingConfig, train_generator
-        config = GeneratorTrainingConfig(GeneratorConfig(model, False, max_length, max_target_length), mix_gen=True)
+        config = GeneratorTrainingConfig(GeneratorConfig(model, False, max_length, max_target_length, generator_arch),
+                                         mix_gen=True)
         trainer = train_generator
     else:
         raise CrosstaskError(f"unknown model kind {kind!r} (classifier or generator)")
