@@ -241,3 +241,51 @@ def test_transform_head_option_adds_only_the_mlm_transform(bert_dir):
     assert extra == {"cls.predictions.bias", "cls.predictions.transform.dense.weight",
                      "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
                      "cls.predictions.transform.LayerNorm.bias"}
+
+
+def test_unilm_trains_and_evaluates_through_the_pipeline(bert_dir, tmp_path):
+    from crosstask import pipeline
+    from crosstask.data.benchmark import DataConfig
+    from crosstask.models.generator import GeneratorConfig
+    from crosstask.training.generator import GeneratorTrainingConfig
+    from crosstask.training.trainer import TrainingArguments
+
+    data = DataConfig(demo=True, max_train_instances=4, max_test_instances=2, dev_tasks=1, max_dev_instances=2)
+    args = TrainingArguments(str(tmp_path / "run"), batch_size=8, max_steps=3, lr=1e-3, progress=False)
+    config = GeneratorTrainingConfig(GeneratorConfig(bert_dir, max_source_length=96, max_target_length=8), mix_gen=True)
+    summary = pipeline.train("generator", data, config, args)
+    assert summary["steps"] == 3
+    saved = pipeline.model_dir(tmp_path / "run")
+    assert json.loads((saved / "config.json").read_text())[ARCH_KEY] == "unilm"
+    report = pipeline.evaluate(data, tmp_path / "eval", generator=str(tmp_path / "run"),
+                               options=pipeline.EvalOptions(max_length=96, max_new_tokens=4, n_best=2))
+    metrics = report["metrics"]
+    assert metrics["cls/generator"]["overall"]["n"] == metrics["cls/fair_generator"]["overall"]["n"] \
+        == report["n_cls_tasks"] * 2
+    assert metrics["gen/generator_beam"]["overall"]["n"] == report["n_gen_tasks"] * 2
+    beams = [json.loads(line) for line in (tmp_path / "eval" / "predictions-gen-generator_beam.jsonl").open()]
+    assert all(1 <= len(r["candidates"]) <= 2 for r in beams)
+
+
+def test_unilm_adapts_with_label_smoothing(overfit, tmp_path):
+    from crosstask.data.records import T0Record
+    from crosstask.retrieval.adapt import AdaptConfig, adapt_generator, heldout_loss, load_model, token_nll
+
+    model, tokenizer = overfit
+    save_generator(model, tokenizer, tmp_path / "up")
+    records = [T0Record(f"Review {i}: it was {w}. Positive?", ("yes" if i % 2 else "no",), "toy", "train", "t",
+                        f"#{i}", "toy") for i, w in enumerate(["good", "bad", "fine", "awful", "great", "poor"])]
+    config = AdaptConfig(max_steps=2, max_length=64, lr=1e-3)
+    out = adapt_generator(tmp_path / "up", records, config, tmp_path / "adapted")
+    adapted, adapted_tokenizer = load_model(out, "generator")
+    assert isinstance(adapted, UnilmForSeq2SeqLM)
+    assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), adapted.state_dict().values()))
+    loss = heldout_loss(adapted, records, adapted_tokenizer, config)
+    assert 0 < loss < float("inf")
+    batch = _batch(tokenizer, PAIRS)
+    with torch.no_grad():
+        logp = torch.log_softmax(adapted(**batch).logits.float(), -1)
+        mask = batch["labels"] != -100
+        nll = -logp.gather(-1, batch["labels"].clamp(min=0).unsqueeze(-1)).squeeze(-1)[mask].mean()
+        uniform = -logp.mean(-1)[mask].mean()
+        assert token_nll(adapted, batch, 0.1).item() == pytest.approx((0.9 * nll + 0.1 * uniform).item(), rel=1e-4)
