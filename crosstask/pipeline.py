@@ -35,6 +35,10 @@ def train(kind: str, data_config: DataConfig, model_config, args, accelerator=No
     data = load_superni_data(data_config)
     if not data.train:
         raise CrosstaskError(f"no training tasks selected from {data.root}")
+    mix_gen = getattr(model_config, "mix_gen", False) or getattr(getattr(model_config, "pairs", None), "mix_gen", False)
+    if not any(t.task.instances for t in data.train if t.is_cls or mix_gen):  # 0 steps: an error, before any write
+        raise CrosstaskError(f"nothing to train on: none of the {len(data.train)} training tasks of {data.root} is a CLS "
+                             "task with instances" + ("" if mix_gen else " (GEN tasks need --mix-gen)"))
     output = Path(args.output_dir)
     meta = {**provenance(data_config, fingerprint_tasks(data.train + data.dev + data.test)), "kind": kind, "config": asdict(model_config),
             "training": asdict(args), "processes": accelerator.num_processes, "train_tasks": len(data.train), "dev_tasks": [t.name for t in data.dev]}

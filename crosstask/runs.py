@@ -69,7 +69,7 @@ def _comparable(meta: Mapping[str, Any]) -> dict:
 def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
     if isinstance(saved, dict) and isinstance(current, dict):
         found = []
-        for key in sorted(set(saved) | set(current), key=str):
+        for key in sorted(set(saved) | set(current), key=lambda k: (k != "kind", str(k))):  # the kind first
             found += _differences(saved.get(key), current.get(key), f"{prefix}{key}.")
         return found
     return [] if saved == current else [prefix.rstrip(".") or "<root>"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,8 @@ def assert_one_line_error(code: int, out: str, err: str, *needles: str) -> str:
     """Exit code 2, no traceback, exactly one non-warning line on stderr that names every needle."""
     assert code == 2, (code, out, err)
     assert "Traceback" not in err and "Traceback" not in out
-    lines = [line for line in err.strip().splitlines() if "warning:" not in line and line.strip()]
+    shown = [line.split("\r")[-1] for line in err.splitlines()]  # what a terminal shows of each line
+    lines = [line for line in shown if line.strip() and "warning:" not in line and not re.search(r"\d+%\|", line)]
     assert len(lines) == 1, err
     assert ": error:" in lines[0], lines[0]
     assert "[Errno" not in lines[0], lines[0]

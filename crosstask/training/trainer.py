@@ -219,12 +219,19 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------------
     def train(self) -> TrainerState:
+        try:
+            return self._train()
+        finally:  # an error (diverged, disk full, interrupted) gets a line of its own, not the bar's
+            if getattr(self, "bar", None) is not None:
+                self.bar.close()
+
+    def _train(self) -> TrainerState:
         from tqdm.auto import tqdm
 
         acc, args = self.accelerator, self.args
         self.maybe_resume()
         self.model.train()
-        bar = tqdm(total=self.total_steps, initial=self.state.global_step, desc="train",
+        bar = self.bar = tqdm(total=self.total_steps, initial=self.state.global_step, desc="train",
                    disable=not (args.progress and acc.is_local_main_process))
         running = []
         while self.state.global_step < self.total_steps and self.state.epoch < args.epochs:
