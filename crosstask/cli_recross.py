@@ -75,11 +75,13 @@ def cmd_upstream(args: argparse.Namespace) -> None:
         summary = train_upstream(_recross_dir(args), args.kind, args.output, max_per_task=args.max_per_task or None,
                              model=args.model, max_length=args.max_length, training_args=training,
                              max_cls_labels=args.max_cls_labels, seed=args.seed, dev_templates=args.dev_templates,
+                             exclude_tasks=[t.strip() for t in args.exclude_tasks.split(",") if t.strip()],
                              generator_arch=args.generator_arch)
     kinds = list(summary["typed_tasks"].values())
     print(f"trained the upstream {args.kind} on {summary['n_records']} records of {len(summary['upstream_tasks'])} "
           f"upstream tasks ({kinds.count('CLS')} CLS / {kinds.count('GEN')} GEN templates; targets excluded): "
-          f"{summary['steps']} steps; model in {summary['model_dir']}")
+          f"{summary['steps']} steps; model in {summary['model_dir']}"
+          + (f"; held out: {', '.join(summary['held_out_tasks'])}" if summary["held_out_tasks"] else ""))
 
 
 def cmd_distant_supervision(args: argparse.Namespace) -> None:
@@ -125,28 +127,43 @@ def cmd_train_reranker(args: argparse.Namespace) -> None:
     print(f"trained the reranker on {len(rows)} pairs; saved to {out}")
 
 
+def _upstream_task_names(recross_dir: Path) -> list[str]:
+    """The T0 upstream tasks of split.json with a file under upstream/ (possible pseudo-targets)."""
+    from crosstask.data.t0 import read_task_lists
+
+    lists = read_task_lists(recross_dir)
+    return [t for t in lists["T0"] if t not in lists["evaluation"] and (recross_dir / "upstream" / f"{t}.json").exists()]
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from crosstask.data.t0 import target_names
     from crosstask.recross_pipeline import run_targets
 
     recross_dir = _recross_dir(args)
-    targets = _pick(args.target, target_names(recross_dir), "target")
-    methods = _pick(args.retriever, METHODS, "retriever")
-    if args.retriever.strip() == "all" and not args.reranker:
-        methods.remove("dense_rerank")
-        print("note: no --reranker given, so dense_rerank is skipped")
+    real = target_names(recross_dir)
+    targets = real if args.target.strip() == "all" else \
+        _pick(args.target, [*real, *_upstream_task_names(recross_dir)], "target")
+    methods = _pick(args.retriever, (*METHODS, "ceiling"), "retriever")
+    if args.retriever.strip() == "all":
+        methods = list(METHODS)
+        if not args.reranker:
+            methods.remove("dense_rerank")
+            print("note: no --reranker given, so dense_rerank is skipped")
+    if args.ceiling and "ceiling" not in methods:
+        methods.append("ceiling")
     with run_lock(args.output):
         summary = run_targets(recross_dir, args.upstream, methods, targets, args.rounds, args.n, args.queries, args.output,
                           args.reranker, args.mu, max_per_task=args.max_per_task or None, index_kind=args.index,
                           max_test=args.max_test, adapt=_adapt_config(args), encoder=args.encoder,
                           num_beams=args.num_beams, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                          encoder_precision=args.encoder_precision)
+                          encoder_precision=args.encoder_precision, aggregation=args.aggregation,
+                          ceiling=args.ceiling)
     print(f"{len(targets)} targets × {len(methods)} methods done; summary in {Path(args.output) / 'summary.json'} "
           f"(data hash {summary['data_hash']})")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from crosstask.recross_pipeline import recross_report
+    from crosstask.recross_report import recross_report
 
     report = recross_report(args.runs, args.out, notes=args.notes)
     print(Path(report["table"]).read_text(encoding="utf-8"))
@@ -200,6 +217,8 @@ def register(commands) -> argparse.ArgumentParser:
     up.add_argument("--max-steps", type=_positive, default=None)
     up.add_argument("--max-cls-labels", type=_positive, default=10, help="templates with ≤ N labels are CLS")
     up.add_argument("--dev-templates", type=_non_negative, default=0, help="CLS templates held out as dev")
+    up.add_argument("--exclude-tasks", default="", help="comma-separated upstream tasks left out of training: "
+                    "held-out pseudo-targets (`recross run --target TASK`) to choose adaptation settings on")
     up.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
     up.add_argument("--overwrite", action="store_true", help="replace a run already in --output")
     up.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
@@ -240,8 +259,17 @@ def register(commands) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="retrieve, adapt and evaluate per target × retriever (resumable)",
                          description="Per round: sample unlabeled queries, retrieve N upstream records, adapt a copy "
                                      "of the upstream model, evaluate on test-1000; finished rounds are never redone.")
-    run.add_argument("--target", default="all", help="comma-separated targets under targets/, or all")
-    run.add_argument("--retriever", default="all", help=f"comma-separated of {', '.join(METHODS)}, or all")
+    run.add_argument("--target", default="all",
+                     help="comma-separated targets under targets/, or all; an upstream task name is run as a held-out "
+                          "pseudo-target (test and queries from its own records, left out of the pool)")
+    run.add_argument("--retriever", default="all",
+                     help=f"comma-separated of {', '.join(METHODS)}, ceiling (with --ceiling K), or all (no ceiling)")
+    run.add_argument("--aggregation", choices=["fused", "concat"], default="fused",
+                     help="multi-query aggregation: fused (reciprocal rank, deduplicated) or concat (the paper's: "
+                          "each query's top ⌈N/|Q|⌉ concatenated, duplicates kept, trimmed to N)")
+    run.add_argument("--ceiling", type=_non_negative, default=0,
+                     help="also run the ceiling diagnostic: adapt on K *labelled* validation records of the target "
+                          "instead of retrieved ones (an upper bound; 0: off)")
     run.add_argument("--rounds", type=_non_negative, default=5)
     run.add_argument("--n", type=_positive, default=512, help="retrieved upstream records per round")
     run.add_argument("--queries", type=_positive, default=16, help="unlabeled target queries per round")
@@ -254,7 +282,8 @@ def register(commands) -> argparse.ArgumentParser:
     run.add_argument("--encoder", help="encoder for dense / sbert (default: upstream encoder / packaged MiniLM)")
     run.add_argument("--encoder-precision", choices=["fp32", "bf16"], default="fp32",
                      help="index encoders (dense, sbert): bf16 autocast is faster on AMX CPUs, near-identical sets")
-    run.add_argument("--max-test", type=_positive, default=None, help="evaluate on the first N test records")
+    run.add_argument("--max-test", "--test-records", dest="max_test", type=_positive, default=None,
+                     help="evaluate on the first N test records (default: all of test-1000)")
     run.add_argument("--num-beams", type=_positive, default=4)
     run.add_argument("--max-new-tokens", type=_positive, default=64)
     _add_adapt_args(run)

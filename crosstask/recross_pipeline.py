@@ -1,5 +1,7 @@
 """ReCross experiment steps behind `crosstask recross ...`: train the upstream model on the T0 upstream
-pool, run the retrieval-augmented adaptation loop over targets × retrievers, report.
+pool (optionally holding some upstream tasks out), run the retrieval-augmented adaptation loop over
+targets × retrievers (a target may be a held-out upstream task: a pseudo-target), and the gain
+intervals; the report is `crosstask.recross_report`.
 
 Every artefact is written atomically, with the command, the seed and a hash of the data files used
 (pool files, plus the target files for runs). Run layout under `run_root`:
@@ -7,7 +9,9 @@ Every artefact is written atomically, with the command, the seed and a hash of t
     <target>/zero-shot/         the unadapted upstream model (computed once per target)
     <target>/<method>/          one `run_recross` run dir (config.json, round-<r>/, summary.json)
     index-cache/                dense indexes shared by every target
-    summary.json                every target × method: zero-shot, per-round metrics, mean ± std
+    summary.json                every target × method: zero-shot, per-round metrics, mean ± std;
+                                per target its counts (inputs cut, ...) and rank baselines; per
+                                metric × method the paired-bootstrap 95 % interval of the gain (ci95)
 """
 
 from __future__ import annotations
@@ -29,31 +33,15 @@ import numpy as np
 
 from crosstask import __version__
 from crosstask.data.records import T0Record
-from crosstask.data.t0 import TARGET_FILES, UpstreamPool, load_target, load_upstream_pool, read_task_lists, target_names
+from crosstask.data.t0 import (TARGET_FILES, UpstreamPool, load_pseudo_target, load_target, load_upstream_pool,
+                               read_task_lists, target_names)
 from crosstask.errors import CrosstaskError
-from crosstask.io import atomic_write_json, atomic_write_text, read_json
+from crosstask.io import atomic_write_json, read_json
+from crosstask.recross_report import CEILING, METHODS, recross_report  # noqa: F401 (re-exported)
+from crosstask.recross_stats import example_key, paired_bootstrap_ci, rank_baselines
 
 if TYPE_CHECKING:
     from crosstask.retrieval.adapt import AdaptConfig
-
-METHODS = ("random", "bm25", "sbert", "dense", "dense_rerank")
-COLUMNS = {"random": "random", "bm25": "bm25", "sbert": "sbert", "dense": "dense", "dense_rerank": "dense+rerank"}
-HEADLINE = {"generation": "soft_exact_match"}  # rank/* protocols: accuracy
-# The ReCross paper's Table 1 (SoftEM, BART0 upstream): BART0, Random, SBERT, ReCross w/o rerank, ReCross.
-PAPER_TABLE1: dict[str, tuple] = {
-    "anli_r3": ("anli_r3", 30.50, (35.34, 1.52), (32.64, 2.53), (36.70, 0.53), (35.76, 0.90)),
-    "hellaswag": ("hellaswag", 39.40, (33.84, 5.59), (30.92, 7.82), (44.36, 3.07), (47.28, 2.95)),
-    "super_glue-cb": ("cb", 39.64, (47.07, 1.25), (48.00, 3.28), (44.50, 4.20), (44.79, 3.36)),
-    "super_glue-wic": ("wic", 46.70, (41.04, 2.18), (46.78, 2.22), (49.90, 0.50), (50.58, 0.24)),
-    "super_glue-wsc.fixed": ("wsc", 57.88, (52.50, 2.29), (52.69, 6.13), (59.27, 1.96), (61.46, 1.47)),
-    "winogrande-winogrande_xl": ("winogrande", 51.10, (52.68, 0.83), (52.18, 3.20), (54.60, 1.35), (55.46, 0.88)),
-    "ai2_arc-ARC-Challenge": ("arc-challenge", 35.70, (33.28, 1.50), (37.90, 1.22), (37.78, 0.73), (38.44, 0.99)),
-    "openbookqa-main": ("openbookqa", 34.40, (28.72, 2.46), (33.28, 1.24), (36.98, 1.55), (39.58, 2.80)),
-    "piqa": ("piqa", 36.10, (37.00, 2.71), (38.54, 2.17), (41.34, 1.75), (41.42, 1.02)),
-    "squad_v2": ("squad_v2", 32.40, (29.86, 5.46), (29.46, 0.84), (30.26, 1.54), (30.58, 1.61)),
-    "mean": ("mean", 40.38, (39.13, 2.06), (40.24, 1.61), (43.57, 0.68), (44.53, 0.42)),
-}
-
 
 def data_hash(files: Sequence[str | Path]) -> str:
     """sha256 over the files' names and bytes, independent of their order (16 hex digits)."""
@@ -75,10 +63,16 @@ def excluded_tasks(recross_dir: str | Path) -> set[str]:
     return set(read_task_lists(recross_dir)["evaluation"]) | set(target_names(recross_dir))
 
 
-def capped_pool(recross_dir: str | Path, max_per_task: int | None = None, seed: int = 42) -> UpstreamPool:
-    """The T0 upstream pool without any target task (by file or dataset name); with `max_per_task`,
-    each task's records are shuffled with a seed of (`seed`, task) and the first N kept."""
-    pool, excluded = load_upstream_pool(recross_dir), excluded_tasks(recross_dir)
+def capped_pool(recross_dir: str | Path, max_per_task: int | None = None, seed: int = 42,
+                exclude: Sequence[str] = ()) -> UpstreamPool:
+    """The T0 upstream pool without any target task (by file or dataset name) nor the upstream tasks
+    in `exclude` (held out, e.g. as pseudo-targets); with `max_per_task`, each task's records are
+    shuffled with a seed of (`seed`, task) and the first N kept."""
+    pool, excluded = load_upstream_pool(recross_dir), excluded_tasks(recross_dir) | set(exclude)
+    unknown = sorted(set(exclude) - set(pool.tasks))
+    if unknown:
+        raise CrosstaskError(f"cannot hold out {', '.join(unknown)}: not upstream tasks with a file "
+                             f"(present: {', '.join(pool.tasks)})")
     groups: dict[str, list[T0Record]] = defaultdict(list)
     for record in pool.records:
         if record.task not in excluded and record.dataset not in excluded:
@@ -101,15 +95,18 @@ def capped_pool(recross_dir: str | Path, max_per_task: int | None = None, seed: 
 def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *, max_per_task: int | None,
                    model: str = "default", max_length: int = 256, training_args=None, max_cls_labels: int = 10,
                    seed: int = 42, dev_templates: int = 0, max_target_length: int = 64,
-                   generator_arch: str | None = None) -> dict:
-    """Train a classifier ("w/ GEN" pairs) or generator on the T0 upstream pool only; `dev_templates`
-    CLS templates may be held out for model selection. Writes run_config.json and train_summary.json."""
+                   exclude_tasks: Sequence[str] = (), generator_arch: str | None = None) -> dict:
+    """Train a classifier ("w/ GEN" pairs) or generator on the T0 upstream pool only, without the
+    upstream tasks in `exclude_tasks` (held out as pseudo-targets to choose adaptation settings on);
+    `dev_templates` CLS templates may be held out for model selection. Long inputs lose the middle of
+    their passage, never their end (`T0_PROMPT`). Writes run_config.json and train_summary.json."""
+    from crosstask.data.prompts import T0_PROMPT
     from crosstask.data.t0_tasks import t0_typed_tasks
     from crosstask.training.trainer import TrainingArguments, make_accelerator
 
     output = Path(output_dir)
     args = replace(training_args or TrainingArguments(str(output)), output_dir=str(output), seed=seed)
-    pool = capped_pool(recross_dir, max_per_task, seed)
+    pool = capped_pool(recross_dir, max_per_task, seed, exclude=exclude_tasks)
     tasks = t0_typed_tasks(pool.records, max_cls_labels=max_cls_labels)
     cls_names = [t.name for t in tasks if t.is_cls]
     held = set(random.Random(seed).sample(cls_names, min(dev_templates, max(0, len(cls_names) - 1))))
@@ -119,13 +116,13 @@ def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *
         from crosstask.training.classifier import ClassifierTrainingConfig, train_classifier
         from crosstask.training.pairs import PairConfig
         config: Any = ClassifierTrainingConfig(ClassifierConfig(model), PairConfig(mix_gen=True, seed=seed),
-                                               max_length=max_length)
+                                               prompt=T0_PROMPT, max_length=max_length)
         trainer = train_classifier
     elif kind == "generator":
         from crosstask.models.generator import GeneratorConfig
         from crosstask.training.generator import GeneratorTrainingConfig, train_generator
         config = GeneratorTrainingConfig(GeneratorConfig(model, False, max_length, max_target_length, generator_arch),
-                                         mix_gen=True)
+                                         prompt=T0_PROMPT, mix_gen=True)
         trainer = train_generator
     else:
         raise CrosstaskError(f"unknown model kind {kind!r} (classifier or generator)")
@@ -134,7 +131,8 @@ def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *
     meta = {**provenance(recross_dir, [Path(recross_dir) / "split.json", *pool.files], seed), "kind": kind,
             "config": asdict(config), "training": asdict(args), "max_per_task": max_per_task,
             "upstream_tasks": list(pool.tasks), "missing_tasks": pool.missing,
-            "excluded_tasks": sorted(excluded_tasks(recross_dir)), "records_per_task": per_task,
+            "excluded_tasks": sorted(excluded_tasks(recross_dir)), "held_out_tasks": sorted(exclude_tasks),
+            "records_per_task": per_task,
             "n_records": len(pool.records), "typed_tasks": {t.name: t.task_type.value for t in tasks},
             "dev_templates": sorted(held)}
     from crosstask.runs import clear_run, prepare_run
@@ -155,12 +153,17 @@ def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *
 
 
 def method_config(method: str, target: str, kind: str, **settings: Any):
-    """The RecrossConfig of one method: `dense_rerank` is the dense retriever + the reranker (μ·N)."""
+    """The RecrossConfig of one method: `dense_rerank` is the dense retriever + the reranker (μ·N);
+    `ceiling` adapts on `ceiling` labelled query-pool records of the target instead of retrieved ones."""
     from crosstask.retrieval.recross import RecrossConfig
 
-    if method not in METHODS:
-        raise CrosstaskError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
-    reranker, mu = settings.pop("reranker"), settings.pop("mu")
+    if method not in (*METHODS, CEILING):
+        raise CrosstaskError(f"unknown method {method!r} (one of {', '.join(METHODS)}, {CEILING})")
+    reranker, mu, ceiling = settings.pop("reranker"), settings.pop("mu"), settings.pop("ceiling", 0)
+    if method == CEILING:
+        if not ceiling:
+            raise CrosstaskError("method ceiling needs the number of labelled records to adapt on (--ceiling K)")
+        return RecrossConfig(target, retriever=CEILING, model_kind=kind, **{**settings, "n": ceiling})
     if method != "dense_rerank":
         return RecrossConfig(target, retriever=method, model_kind=kind, **settings)
     if not reranker:
@@ -177,7 +180,8 @@ def _zero_shot(config, target, model_dir: Path, target_root: Path, run_dir: Path
     shared = target_root / "zero-shot"
     key = {"upstream_model": str(model_dir), "model_kind": config.model_kind, "max_test": config.max_test,
            "max_length": config.adapt.max_length, "num_beams": config.num_beams,
-           "max_new_tokens": config.max_new_tokens, "mixed_precision": config.adapt.mixed_precision}
+           "max_new_tokens": config.max_new_tokens, "mixed_precision": config.adapt.mixed_precision,
+           "prompt": asdict(config.adapt.prompt)}
     if (shared / "metrics.json").exists():
         zero = read_json(shared / "metrics.json")
         if zero.get("settings") != key:
@@ -199,29 +203,42 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
                 mu: int = 2, *, max_per_task: int | None = None, index_kind: str = "exact", max_test: int | None = None,
                 adapt: AdaptConfig | None = None, encoder: str | None = None, num_beams: int = 4,
                 max_new_tokens: int = 64, seed: int = 42, encoder_precision: str = "fp32",
+                aggregation: str = "fused", ceiling: int = 0, n_boot: int = 2000,
                 log: Callable[[str], None] = print) -> dict:
     """Every target × method through `run_recross` (finished rounds are read back, never recomputed),
-    zero-shot once per target. Returns and writes `run_root/summary.json` (merged with an earlier one)."""
+    zero-shot once per target. Returns and writes `run_root/summary.json` (merged with an earlier one).
+
+    A target that is no folder under targets/ is an upstream task run as a pseudo-target
+    (`load_pseudo_target`): it is left out of the retrieval pool, and an upstream model whose
+    run_config.json lists it among its training tasks is refused. Method `ceiling` adapts on
+    `ceiling` labelled query-pool records. Per target the summary keeps the zero-shot counts (inputs
+    cut, ...), the rank baselines (`rank_baselines`) and the number of distinct test examples; per
+    metric × method `ci95` holds the paired-bootstrap interval of the gain (`gain_intervals`)."""
+    from crosstask.data.t0_tasks import option_sets
     from crosstask.models.classifier import is_classifier_dir
     from crosstask.pipeline import model_dir as resolve_model_dir
     from crosstask.retrieval.adapt import AdaptConfig
     from crosstask.retrieval.recross import load_retrieved_sets, retrieved_task_distribution, run_recross
 
     for method in methods:
-        method_config(method, "-", "classifier", reranker=reranker_dir, mu=mu)  # validates name and reranker
-    loaded = [load_target(recross_dir, name) for name in targets]  # a malformed target fails before any work
+        method_config(method, "-", "classifier", reranker=reranker_dir, mu=mu, ceiling=ceiling)  # validates
+    real = set(target_names(recross_dir))
+    pseudo = [name for name in targets if name not in real]
+    loaded = [load_target(recross_dir, name) if name in real else load_pseudo_target(recross_dir, name, seed)
+              for name in targets]  # a malformed target fails before any work
+    check_held_out(upstream_dir, pseudo)
     model_dir = resolve_model_dir(upstream_dir)
     kind = "classifier" if is_classifier_dir(model_dir) else "generator"
-    pool = capped_pool(recross_dir, max_per_task, seed)
+    pool = capped_pool(recross_dir, max_per_task, seed, exclude=pseudo)
     root = Path(run_root)
     settings = {"rounds": rounds, "n": n, "query_size": query_size, "index_kind": index_kind, "max_test": max_test,
                 "adapt": adapt or AdaptConfig(), "encoder": encoder, "num_beams": num_beams,
-                "max_new_tokens": max_new_tokens, "cache_dir": str(root / "index-cache"),
+                "max_new_tokens": max_new_tokens, "cache_dir": str(root / "index-cache"), "aggregation": aggregation,
                 "encoder_precision": encoder_precision}
     previous = read_json(root / "summary.json") if (root / "summary.json").exists() else {}
     recorded = {**settings, "adapt": asdict(settings["adapt"]), "reranker": reranker_dir and str(reranker_dir),
-                "mu": mu, "max_per_task": max_per_task}
-    free = {"rounds", "reranker", "mu", "cache_dir"}  # dense_rerank run dirs check reranker and mu
+                "mu": mu, "max_per_task": max_per_task, "ceiling": ceiling, "pseudo_targets": pseudo}
+    free = {"rounds", "reranker", "mu", "cache_dir", "ceiling"}  # their run dirs check reranker, mu and ceiling
     if previous and {k: v for k, v in previous["settings"].items() if k not in free} != \
             {k: v for k, v in json.loads(json.dumps(recorded)).items() if k not in free}:
         raise CrosstaskError(f"{root} holds runs with other settings ({root / 'summary.json'}): use another run root")
@@ -229,178 +246,82 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     distributions: dict[str, dict] = previous.get("retrieved_tasks", {})
     for target in loaded:
         entry = results.setdefault(target.name, {"zero_shot": {}, "methods": {}})
+        test = list(target.test)[:max_test]
+        entry["examples"] = len({example_key(r.uid) for r in test})
+        entry["baselines"] = rank_baselines(test, option_sets(target.query))  # test labels: reference rows only
         for method in methods:
-            config = method_config(method, target.name, kind, reranker=reranker_dir, mu=mu, **settings)
+            config = method_config(method, target.name, kind, reranker=reranker_dir, mu=mu, ceiling=ceiling,
+                                   **settings)
             run_dir = root / target.name / method
             log(f"{target.name} / {method}: {rounds} rounds of N={n}, |Q|={query_size} ({run_dir})")
-            _zero_shot(config, target, model_dir, root / target.name, run_dir)
+            entry["counts"] = _zero_shot(config, target, model_dir, root / target.name, run_dir).get("counts", {})
             out = run_recross(config, pool, target, model_dir, run_dir)
             entry["zero_shot"] = out["zero_shot"]
             entry["methods"][method] = {"rounds": out["rounds"], "summary": out["summary"], "run_dir": str(run_dir)}
+            if method == CEILING:  # labelled target records, not retrieved from the pool
+                continue
             sets = [s for s in load_retrieved_sets(run_dir) if s["round"] < rounds]
             distributions.setdefault(method, {}).update(retrieved_task_distribution({target.name: sets}, pool))
     files = [Path(recross_dir) / "split.json", *pool.files,
-             *(Path(recross_dir) / "targets" / t / f for t in sorted(results) for f in TARGET_FILES.values())]
+             *(Path(recross_dir) / "targets" / t / f for t in sorted(results) if t in real for f in TARGET_FILES.values()),
+             *(Path(recross_dir) / "upstream" / f"{t}.json" for t in pseudo)]
     summary = {**provenance(recross_dir, files, seed), "upstream": str(upstream_dir), "model_dir": str(model_dir),
                "model_kind": kind, "pool_size": len(pool.records), "upstream_tasks": list(pool.tasks),
                "settings": recorded,
-               "methods": sorted({m for e in results.values() for m in e["methods"]}, key=METHODS.index),
-               "targets": dict(sorted(results.items())), "retrieved_tasks": distributions}
+               "methods": sorted({m for e in results.values() for m in e["methods"]}, key=(*METHODS, CEILING).index),
+               "pseudo_targets": pseudo, "targets": dict(sorted(results.items())), "retrieved_tasks": distributions,
+               "ci95": gain_intervals(results, root, seed=seed, n_boot=n_boot)}
     atomic_write_json(root / "summary.json", summary)
     return summary
 
 
-def headline_metrics(summary: Mapping) -> list[str]:
-    """Each protocol's headline metric present in the summary: SoftEM (generation), accuracy (rank/*)."""
-    keys = {k for e in summary["targets"].values() for k in e["zero_shot"]}
-    keys |= {k for e in summary["targets"].values() for m in e["methods"].values() for k in m["summary"]}
-    wanted = [k for k in keys if k.rsplit("/", 1)[1] == HEADLINE.get(k.rsplit("/", 1)[0], "accuracy")]
-    return sorted(wanted, key=lambda k: (not k.startswith("generation"), k))
+def check_held_out(upstream_dir: str | Path, pseudo_targets: Sequence[str]) -> None:
+    """Refuse pseudo-targets the upstream model was trained on (its run_config.json's upstream tasks)."""
+    config = Path(upstream_dir) / "run_config.json"
+    trained = set(read_json(config).get("upstream_tasks", [])) if pseudo_targets and config.is_file() else set()
+    seen = sorted(trained & set(pseudo_targets))
+    if seen:
+        raise CrosstaskError(f"the upstream model in {upstream_dir} was trained on {', '.join(seen)}: a pseudo-target "
+                             f"must be held out (crosstask recross upstream --exclude-tasks {','.join(seen)})")
 
 
-def metric_stats(summary: Mapping, metric: str) -> dict:
-    """Zero-shot and per-method mean / std over targets (and each method's mean gain over zero-shot)."""
-    targets = summary["targets"]
-    zero = {t: e["zero_shot"][metric] for t, e in targets.items() if metric in e["zero_shot"]}
-    out: dict[str, Any] = {"metric": metric, "zero_shot_mean": float(np.mean(list(zero.values()))) if zero else None,
-                           "zero_shot": zero, "methods": {}}
-    for method in METHODS:
-        runs = {t: e["methods"][method] for t, e in targets.items()
-                if method in e["methods"] and metric in e["methods"][method]["summary"]}
-        means = {t: r["summary"][metric]["mean"] for t, r in runs.items()}
-        gains = [means[t] - zero[t] for t in means if t in zero]
-        by_round = [r["rounds"] for r in runs.values()]
-        n_rounds = {len(r) for r in by_round}
-        # std of the over-targets mean across rounds (the paper's mean row), when rounds line up
-        overall = [np.mean([r[i][metric] for r in by_round]) for i in range(n_rounds.pop())] \
-            if len(n_rounds) == 1 and all(metric in x for r in by_round for x in r) else []
-        out["methods"][method] = {
-            "mean": float(np.mean(list(means.values()))) if means else None,
-            "std": float(np.std(overall)) if overall else None,
-            "gain": float(np.mean(gains)) if gains else None, "n_targets": len(means),
-            "targets": {t: dict(r["summary"][metric]) for t, r in runs.items()}}
+def _round_scores(run_dir: Path, n_rounds: int) -> list[dict] | None:
+    """example_scores of each round's predictions.json (None when one is missing)."""
+    from crosstask.evaluation.targets import example_scores
+
+    files = [run_dir / f"round-{r}" / "predictions.json" for r in range(n_rounds)]
+    return [example_scores(read_json(f)) for f in files] if all(f.is_file() for f in files) else None
+
+
+def gain_intervals(results: Mapping[str, Mapping], root: Path, *, seed: int = 42, n_boot: int = 2000) -> dict:
+    """metric → method → {"mean_gain": [low, high], "n_targets", "targets": {target: [low, high]}}: the
+    paired-bootstrap 95 % interval of the method's gain over zero-shot (`paired_bootstrap_ci`, × 100),
+    from the per-record scores in `root/<target>/zero-shot` and the method's rounds; test examples are
+    resampled together (`example_key`). Targets whose predictions are missing are left out."""
+    from crosstask.evaluation.targets import example_scores
+
+    paired: dict[str, dict[str, dict[str, tuple]]] = defaultdict(lambda: defaultdict(dict))
+    for target, entry in sorted(results.items()):
+        zero_file = root / target / "zero-shot" / "predictions.json"
+        if not zero_file.is_file():
+            continue
+        zero = example_scores(read_json(zero_file))
+        for method, cell in entry["methods"].items():
+            rounds = _round_scores(root / target / method, len(cell["rounds"]))
+            for metric, by_id in zero.items() if rounds else ():
+                ids = list(by_id)
+                if all(set(r.get(metric, {})) == set(ids) for r in rounds):
+                    scores = np.array([[r[metric][i] for i in ids] for r in rounds])
+                    paired[metric][method][target] = (scores, np.array([by_id[i] for i in ids]),
+                                                      [example_key(i) for i in ids])
+    out: dict[str, dict] = {}
+    for metric, by_method in paired.items():
+        for method, by_target in by_method.items():
+            cells = list(by_target.values())
+            out.setdefault(metric, {})[method] = {
+                "mean_gain": list(paired_bootstrap_ci(*zip(*cells), n_boot=n_boot, seed=seed)),
+                "n_targets": len(cells),
+                "targets": {t: list(paired_bootstrap_ci([c[0]], [c[1]], [c[2]], n_boot=n_boot, seed=seed))
+                            for t, c in by_target.items()}}
     return out
 
-
-def _cell(stats: Mapping | None, value: float | None = None) -> str:
-    if value is not None:
-        return f"{value:.2f}"
-    if not stats or stats.get("mean") is None:
-        return "–"
-    return f"{stats['mean']:.2f} ± {stats['std']:.2f}" if stats.get("std") is not None else f"{stats['mean']:.2f}"
-
-
-def metric_table(stats: Mapping) -> str:
-    from crosstask.reporting.tables import markdown_table
-
-    rows = []
-    for target in sorted({*stats["zero_shot"], *(t for m in stats["methods"].values() for t in m["targets"])}):
-        rows.append([target, _cell(None, stats["zero_shot"].get(target)),
-                     *(_cell(stats["methods"][m]["targets"].get(target)) for m in METHODS)])
-    rows.append(["**mean**", _cell(None, stats["zero_shot_mean"]), *(_cell(stats["methods"][m]) for m in METHODS)])
-    rows.append(["gain vs. zero-shot", "", *(_cell(None, stats["methods"][m]["gain"]) for m in METHODS)])
-    return markdown_table(["target", "zero-shot", *COLUMNS.values()], rows)
-
-
-def paper_table(targets: Sequence[str]) -> str:
-    from crosstask.reporting.tables import markdown_table
-
-    rows = [[PAPER_TABLE1[t][0], f"{PAPER_TABLE1[t][1]:.2f}", *(f"{m:.2f} ± {s:.2f}" for m, s in PAPER_TABLE1[t][2:])]
-            for t in [*(t for t in targets if t in PAPER_TABLE1), "mean"]]
-    return markdown_table(["target (paper)", "BART0 zero-shot", "random", "sbert", "dense (w/o rerank)",
-                           "dense+rerank (ReCross)"], rows)
-
-
-def _read_summary(summary: Mapping | str | Path) -> Mapping:
-    if isinstance(summary, Mapping):
-        return summary
-    path = Path(summary) / "summary.json" if Path(summary).is_dir() else Path(summary)
-    if not path.is_file():
-        raise CrosstaskError(f"{path}: no such file (run `crosstask recross run` first)")
-    found = read_json(path)
-    if not found.get("targets"):
-        raise CrosstaskError(f"{path}: the run summary holds no targets")
-    return found
-
-
-def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) -> list[str]:
-    lines = [(f"Data hash {summary['data_hash']}; pool {summary['pool_size']} records; "
-              f"N={summary['settings']['n']}, |Q|={summary['settings']['query_size']}, seed {summary['seed']}. "
-              "Cells: mean ± std over rounds "
-              "(population std); the mean row's ± is the std over rounds of the mean over targets."),
-             "", f"Command: `{summary['command']}`"]
-    for metric, metric_stats_ in stats.items():
-        lines += ["", f"{level} {metric}", "", metric_table(metric_stats_)]
-    return lines
-
-
-def _method_means(stats: Mapping) -> dict:
-    """Per method: mean, std, gain, n_targets (the per-target cells dropped)."""
-    return {m: {k: v for k, v in s.items() if k != "targets"} for m, s in stats["methods"].items()}
-
-
-def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Path], out_dir: str | Path,
-                   notes: str | Path | None = None) -> dict:
-    """recross.md (a table per headline metric of each run root, e.g. a classifier and a generator
-    upstream, the paper's Table 1 beside, then the Markdown file `notes` if given), a heatmap of
-    retrieved upstream-task fractions per run root (rows target · method: heatmap.png for the first,
-    heatmap_<kind>.png after), recross.json and a copy of every run summary (recross_summary_<kind>.json,
-    which `--runs` accepts, so the page can be rebuilt without the run directories) under `out_dir`.
-    recross.json's top-level numbers are the first run root's first headline metric; `upstreams` holds every run root's metrics and
-    `paper_metric` the first generation SoftEM found (the paper's metric), if any."""
-    from crosstask.reporting.heatmap import plot_retrieval_heatmap
-
-    if isinstance(summaries, Mapping | str | Path):
-        summaries = [summaries]
-    loaded = [_read_summary(s) for s in summaries]
-    if not loaded:
-        raise CrosstaskError("no run summary given")
-    if notes is not None and not Path(notes).is_file():
-        raise CrosstaskError(f"{notes}: no such notes file")
-    out = Path(out_dir)
-    targets = sorted({t for s in loaded for t in s["targets"]})
-    kinds = [s["model_kind"] for s in loaded]
-    lines = [f"# ReCross: {len(targets)} targets, {' and '.join(f'{k} upstream' for k in kinds)}"]
-    upstreams = []
-    for i, summary in enumerate(loaded):
-        stats = {m: metric_stats(summary, m) for m in headline_metrics(summary)}
-        suffix = "" if kinds.count(summary["model_kind"]) == 1 else str(i)
-        name = "heatmap.png" if i == 0 else f"heatmap_{summary['model_kind']}{suffix}.png"
-        kept = atomic_write_json(out / f"recross_summary_{summary['model_kind']}{suffix}.json", summary)
-        if len(loaded) > 1:
-            lines += ["", f"## {summary['model_kind']} upstream ({summary['model_dir']})", ""]
-        else:
-            lines[0] += f" ({summary['model_dir']})"
-            lines.append("")
-        lines += _summary_section(summary, stats, "###" if len(loaded) > 1 else "##")
-        found = summary.get("retrieved_tasks", {})
-        cells = {f"{t} · {COLUMNS[m]}": found[m][t] for t in sorted(summary["targets"]) for m in METHODS
-                 if found.get(m, {}).get(t)}
-        heatmap = str(plot_retrieval_heatmap(cells, out / name)) if cells else None
-        upstreams.append({"model_kind": summary["model_kind"], "model_dir": summary["model_dir"],
-                          "data_hash": summary["data_hash"], "run_command": summary["command"],
-                          "seed": summary["seed"], "settings": summary["settings"], "heatmap": heatmap,
-                          "summary_file": str(kept),
-                          "by_metric": stats})
-    lines += ["", "## Reference: ReCross paper, Table 1 (SoftEM, BART0 upstream; BM25 not reported)", "",
-              paper_table(targets)]
-    if notes is not None:
-        lines += ["", Path(notes).read_text(encoding="utf-8").rstrip()]
-    heatmaps = [u["heatmap"] for u in upstreams]
-    table = atomic_write_text(out / "recross.md", "\n".join(lines) + "\n")
-    first = upstreams[0]["by_metric"]
-    primary = next(iter(first.values()), {"metric": None, "zero_shot_mean": None, "methods": {}})
-    paper = next((dict(st, model_kind=u["model_kind"]) for u in upstreams for m, st in u["by_metric"].items()
-                  if m.startswith("generation/")), None)
-    report = {"metric": primary["metric"], "zero_shot_mean": primary["zero_shot_mean"], "methods": _method_means(primary),
-              "by_metric": first, "upstreams": upstreams,
-              "paper_metric": None if paper is None else {"metric": paper["metric"], "model_kind": paper["model_kind"],
-                                                          "zero_shot_mean": paper["zero_shot_mean"],
-                                                          "methods": _method_means(paper)},
-              "targets": targets, "data_hash": loaded[0]["data_hash"], "run_command": loaded[0]["command"],
-              "seed": loaded[0]["seed"], "table": str(table), "heatmap": heatmaps[0], "heatmaps": heatmaps,
-              "paper_table1": {v[0]: {"bart0": v[1], "random": v[2], "sbert": v[3], "dense": v[4], "dense_rerank": v[5]}
-                               for v in PAPER_TABLE1.values()}}
-    report.update({m: report["methods"].get(m) for m in METHODS})
-    atomic_write_json(out / "recross.json", report)
-    return report

@@ -1,8 +1,8 @@
 import pytest
 
 from crosstask.data.prompts import (
-    PromptConfig, candidate_segments, classifier_context_segments, encode_segments, fit_lengths,
-    generator_segments, render,
+    T0_INPUT_HEAD, T0_PROMPT, PromptConfig, candidate_segments, classifier_context_segments, cut_piece, encode_segments,
+    fit_lengths, generator_segments, render,
 )
 from crosstask.data.records import Example
 from crosstask.models.backbone import load_tokenizer
@@ -71,3 +71,49 @@ def test_empty_definition_is_left_out():
         "Now complete the following example -\nInput: Is it raining?\nOutput: "
     assert render(classifier_context_segments(" ", (), (), "x") + candidate_segments("y")) == \
         "Input: x.\nOutput: y.\nIs this example correct?"
+
+
+def test_cut_piece_keeps_head_and_end():
+    ids = list(range(10))
+    assert cut_piece(ids, 6) == [0, 1, 2, 3, 4, 5]             # SuperNI: the beginning
+    assert cut_piece(ids, 6, keep_head=2) == [0, 1, 6, 7, 8, 9]  # first 2, last 4
+    assert cut_piece(ids, 6, keep_head=5) == [0, 1, 2, 7, 8, 9]  # the head is at most half
+    assert cut_piece(ids, 12, keep_head=2) == ids and cut_piece(ids, 0, keep_head=2) == []
+
+
+T0_LONG = ("Answer the question depending on the context.\nContext: " + " ".join(["filler"] * 600)
+           + ";\nQuestion: What fell to the Normans?;\nIf you can't find the answer, please respond \"unanswerable\"."
+           "\nAnswer:")
+
+
+def test_t0_prompt_keeps_the_question_of_a_long_passage(tokenizer):
+    from crosstask.data.prompts import PromptEncoder
+
+    encoder = PromptEncoder(tokenizer, 96)
+    source = generator_segments("", (), (), T0_LONG, T0_PROMPT)
+    assert encoder.cuts(source) and not encoder.cuts(generator_segments("", (), (), "Short?", T0_PROMPT))
+    ids = encoder.encode(source)
+    decoded = tokenizer.decode(ids, skip_special_tokens=True)
+    assert len(ids) == 96 and T0_PROMPT.input_head == T0_INPUT_HEAD == 32
+    assert decoded.startswith("now complete the following example - input : answer the question depending on")
+    assert decoded.endswith("question : what fell to the normans? ; if you can ' t find the answer, please respond "
+                            "\" unanswerable \". answer : output :")
+    pair = classifier_context_segments("", (), (), T0_LONG, T0_PROMPT) + candidate_segments("unanswerable")
+    decoded = tokenizer.decode(encoder.encode(pair), skip_special_tokens=True)
+    assert "question : what fell to the normans?" in decoded and decoded.startswith("input : answer the question")
+    assert decoded.endswith("output : unanswerable. is this example correct?")
+    # the SuperNI default still keeps the beginning: the question is lost
+    plain = tokenizer.decode(encoder.encode(generator_segments("", (), (), T0_LONG)), skip_special_tokens=True)
+    assert "normans" not in plain and plain.endswith("filler output :")
+
+
+def test_shared_context_scorer_cuts_the_middle_too(tokenizer):
+    from crosstask.data.prompts import PromptEncoder
+    from crosstask.models.shared_context import CandidateScorer, ScoringInstance
+
+    scorer = CandidateScorer(None, PromptEncoder(tokenizer, 96))  # encode_instance needs no model
+    context, tails = scorer.encode_instance(ScoringInstance(
+        classifier_context_segments("", (), (), T0_LONG, T0_PROMPT), ("yes", "unanswerable")))
+    decoded = tokenizer.decode(context)
+    assert decoded.startswith("input : answer the question") and "what fell to the normans?" in decoded
+    assert 2 + len(context) + max(len(t) for t in tails) <= 96

@@ -149,6 +149,17 @@ def test_run_writes_rounds_and_summary_and_resumes(env, monkeypatch):
     assert entry["summary"][METRIC] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values)),
                                         "n": 2}
     assert set(summary["retrieved_tasks"]["random"]["tgt_b"]) <= set(UPSTREAM)
+    assert summary["settings"]["aggregation"] == "fused" and summary["pseudo_targets"] == []
+    tgt_b = summary["targets"]["tgt_b"]  # 6 NLI records, labels cycle entailment / neutral / contradiction
+    assert tgt_b["baselines"]["majority"] == pytest.approx(100 / 3, abs=1e-3)
+    assert tgt_b["baselines"]["uniform"] == pytest.approx(100 / 3, abs=1e-3)
+    assert tgt_b["examples"] == 6 and tgt_b["counts"]["test"] == 6 and tgt_b["counts"]["inputs_cut"] == 0
+    interval = summary["ci95"][METRIC]["bm25"]
+    assert interval["n_targets"] == 2 and set(interval["targets"]) == {"tgt_a", "tgt_b"}
+    low, high = interval["mean_gain"]
+    gain = np.mean([summary["targets"][t]["methods"]["bm25"]["summary"][METRIC]["mean"]
+                    - summary["targets"][t]["zero_shot"][METRIC] for t in ("tgt_a", "tgt_b")])
+    assert low <= gain + 1e-9 and gain - 1e-9 <= high
 
     monkeypatch.setattr(adapt_module, "adapt", lambda *a, **k: pytest.fail("recomputed an adaptation"))
     monkeypatch.setattr(recross, "evaluate_model", lambda *a, **k: pytest.fail("re-evaluated"))
@@ -165,12 +176,21 @@ def test_report_table_heatmap_and_gains(env, capsys):
     out = env["root"] / "report"
     assert main(["recross", "report", "--runs", str(env["runs"]), "--out", str(out)]) == 0
     table = (out / "recross.md").read_text(encoding="utf-8")
-    assert "| target | zero-shot | random | bm25 | sbert | dense | dense+rerank |" in table
+    assert "| target | majority | uniform | zero-shot | random | bm25 | sbert | dense | dense+rerank |" in table
+    assert "Metric: rank classification: the classifier's most probable option" in table
+    assert "| gain 95 % CI (paired bootstrap) |" in table and "| target | test records | examples |" in table
     assert "Table 1" in table and "| mean | 40.38 |" in table and "**mean**" in table
     assert f"Command: `{summary['command']}`" in table
     assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = read_json(out / "recross.json")
     assert report["metric"] == METRIC and report["paper_metric"] is None
+    assert report["softem_normalization"] == "recross" and report["rounds"] == 2
+    assert report["test_records"] == {"tgt_a": 12, "tgt_b": 6}
+    majority = np.mean([summary["targets"][t]["baselines"]["majority"] for t in ("tgt_a", "tgt_b")])
+    assert report["majority_baseline_mean"] == pytest.approx(majority)
+    assert report["methods"]["bm25"]["ci95"] == summary["ci95"][METRIC]["bm25"]["mean_gain"]
+    low, high = report["methods"]["random"]["ci95"]
+    assert f"| gain 95 % CI (paired bootstrap) |  |  |  | [{low:.2f}, {high:.2f}] |" in table
     zero = np.mean([summary["targets"][t]["zero_shot"][METRIC] for t in ("tgt_a", "tgt_b")])
     assert report["zero_shot_mean"] == pytest.approx(zero)
     for method in METHODS:
@@ -281,3 +301,63 @@ def test_distant_supervision_reranker_and_dense_rerank_run(env, tmp_path):
     assert len(list((runs / "index-cache").iterdir())) == 1  # one dense index shared by both methods
     report = main(["recross", "report", "--runs", str(runs), "--out", str(tmp_path / "report")])
     assert report == 0 and read_json(tmp_path / "report" / "recross.json")["dense_rerank"]["n_targets"] == 1
+
+
+def test_concat_aggregation_ceiling_and_all_test_records(env, tmp_path):
+    runs = tmp_path / "runs"
+    assert main(["recross", "run", "--data", str(env["data"]), "--target", "tgt_b", "--retriever", "bm25",
+                 "--aggregation", "concat", "--ceiling", "8", "--rounds", "1", "--n", "10", "--queries", "3",
+                 "--upstream", str(env["upstream"]), "--output", str(runs), "--adapt-max-steps", "1",
+                 "--max-length", "64", "--test-records", "1000"]) == 0
+    summary = read_json(runs / "summary.json")
+    assert summary["methods"] == ["bm25", "ceiling"] and summary["settings"]["aggregation"] == "concat"
+    assert summary["settings"]["ceiling"] == 8 and summary["settings"]["max_test"] == 1000
+    assert summary["targets"]["tgt_b"]["counts"]["test"] == 6  # every test record there is (≤ 1,000)
+    assert read_json(runs / "tgt_b" / "bm25" / "config.json")["aggregation"] == "concat"
+    retrieved = read_json(runs / "tgt_b" / "bm25" / "round-0" / "retrieved.json")
+    assert retrieved["fusion"] == "concat" and len(retrieved["items"]) == 10 and retrieved["depth"] == 4  # ⌈10/3⌉
+    assert [item["hits"][0][0] for item in retrieved["items"]] == [0] * 4 + [1] * 4 + [2] * 2
+    ceiling = read_json(runs / "tgt_b" / "ceiling" / "round-0" / "retrieved.json")
+    validation = {r.uid for r in load_records(env["data"] / "targets" / "tgt_b" / "validation-1000.json", "tgt_b")}
+    assert ceiling["method"] == "ceiling" and len(ceiling["items"]) == 8
+    assert {item["uid"] for item in ceiling["items"]} <= validation  # labelled target records, not the pool
+    assert read_json(runs / "tgt_b" / "ceiling" / "config.json")["n"] == 8 and "ceiling" not in summary["retrieved_tasks"]
+    assert main(["recross", "report", "--runs", str(runs), "--out", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report" / "recross.md").read_text(encoding="utf-8")
+    assert "| ceiling (8 labelled) |" in table and "aggregation concat (per-query top ⌈N/|Q|⌉" in table
+    report = read_json(tmp_path / "report" / "recross.json")
+    assert report["ceiling"]["n_targets"] == 1 and len(report["ceiling"]["ci95"]) == 2
+    assert main(["recross", "run", "--data", str(env["data"]), "--target", "tgt_b", "--retriever", "ceiling",
+                 "--upstream", str(env["upstream"]), "--output", str(tmp_path / "none")]) == 2  # no --ceiling K
+
+
+def test_pseudo_target_needs_an_upstream_that_held_it_out(env, tmp_path):
+    held = tmp_path / "upstream_held"
+    assert main(["recross", "upstream", "--kind", "classifier", "--data", str(env["data"]), "--output", str(held),
+                 "--model", env["bert"], "--max-per-task", "40", "--max-steps", "2", "--batch-size", "8",
+                 "--max-length", "64", "--exclude-tasks", "topic"]) == 0
+    config = read_json(held / "run_config.json")
+    assert config["held_out_tasks"] == ["topic"] and config["upstream_tasks"] == ["sentiment", "qa"]
+    args = ["recross", "run", "--data", str(env["data"]), "--target", "topic", "--retriever", "random", "--rounds", "1",
+            "--n", "8", "--queries", "2", "--output", str(tmp_path / "runs"), "--adapt-max-steps", "1",
+            "--max-length", "64"]
+    assert main([*args, "--upstream", str(env["upstream"])]) == 2  # trained on topic: refused
+    assert main([*args, "--upstream", str(held)]) == 0
+    summary = read_json(tmp_path / "runs" / "summary.json")
+    assert summary["pseudo_targets"] == ["topic"] and summary["upstream_tasks"] == ["sentiment", "qa"]
+    retrieved = read_json(tmp_path / "runs" / "topic" / "random" / "round-0" / "retrieved.json")
+    assert len(retrieved["items"]) == 8 and not any(it["uid"].startswith("topic|") for it in retrieved["items"])
+    entry = summary["targets"]["topic"]  # 40 records split in half: 20 test, 20 queries
+    assert entry["counts"]["test"] == 20 and "rank/classifier/accuracy" in entry["zero_shot"]
+    assert main(["recross", "upstream", "--kind", "classifier", "--data", str(env["data"]), "--output",
+                 str(tmp_path / "bad"), "--exclude-tasks", "nope"]) == 2
+
+
+def test_run_accepts_all_test_records_and_five_rounds():
+    parser = argparse.ArgumentParser(prog="crosstask")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["recross", "run", "--upstream", "u", "--output", "o", "--test-records", "1000",
+                              "--rounds", "5", "--aggregation", "concat"])
+    assert (args.max_test, args.rounds, args.aggregation, args.ceiling) == (1000, 5, "concat", 0)
+    defaults = parser.parse_args(["recross", "run", "--upstream", "u", "--output", "o"])
+    assert defaults.max_test is None and defaults.rounds == 5 and defaults.aggregation == "fused"

@@ -11,6 +11,9 @@ import pytest
 from crosstask.data.records import T0Record
 from crosstask.errors import CrosstaskError
 from crosstask.retrieval.aggregate import (
+    QueryHit,
+    concat_per_query,
+    fuse,
     initial_depth,
     mean_score_fusion,
     reciprocal_rank_fusion,
@@ -122,6 +125,28 @@ def test_mean_fusion_missing_counts_query_minimum_and_ties_by_index():
     tied = reciprocal_rank_fusion([[(8, 1.0)], [(2, 1.0)], [(5, 1.0)]], n=3)
     assert [f.pool_index for f in tied] == [2, 5, 8]
     assert top_k_ids(np.array([0.5, 1.0, 0.5, 1.0, 0.5]), 3).tolist() == [1, 3, 0]
+
+
+def test_concat_is_the_papers_per_query_top_with_duplicates():
+    per_query = [[(5, 0.9), (3, 0.8), (1, 0.7)], [(3, 0.95), (7, 0.6), (8, 0.5)]]
+    items = concat_per_query(per_query, 5)  # ⌈5/2⌉ = 3 per query: 5 3 1 | 3 7 8, trimmed to 5
+    assert [i.pool_index for i in items] == [5, 3, 1, 3, 7]  # 3 twice: duplicates kept
+    assert [i.score for i in items] == [0.9, 0.8, 0.7, 0.95, 0.6]
+    assert items[3].hits == (QueryHit(1, 1, 0.95),) and items[2].hits == (QueryHit(0, 3, 0.7),)
+    assert [i.pool_index for i in fuse(per_query, 4, "concat")] == [5, 3, 3, 7]  # ⌈4/2⌉ = 2 per query
+    assert [i.pool_index for i in concat_per_query(per_query, 1)] == [5]
+
+
+def test_retrievers_concatenate_per_query_lists():
+    records = make_records()
+    encoder = HashingEncoder()
+    for retriever in (BM25Retriever(records, fusion="concat"), DenseRetriever(records, encoder, fusion="concat")):
+        queries = ["stock market shares", "movie film plot", "stock market shares"]
+        result = retriever.retrieve(queries, 10)  # ⌈10/3⌉ = 4 per query, trimmed to 10
+        own = [[i for i, _ in ranked] for ranked in retriever._rank(retriever._prepare(queries), 4)]
+        assert result.indices == (own[0] + own[1] + own[2])[:10] and result.depth == 4
+        assert result.indices[:2] == result.indices[8:10] and len(set(result.indices)) == 8
+        assert result.fusion == "concat" and [it.hits[0].query for it in result.items] == [0] * 4 + [1] * 4 + [2] * 2
 
 
 @pytest.mark.parametrize("n,n_queries", [(10, 3), (7, 16), (33, 4), (1, 5)])

@@ -13,7 +13,8 @@ from crosstask.evaluation import targets
 from crosstask.evaluation.classifier import CandidatePrediction
 from crosstask.evaluation.metrics import exact_match
 from crosstask.evaluation.targets import (GENERATION, RANK_CLASSIFIER, RANK_GENERATOR, TargetPredictions, TargetResult,
-                                          evaluate_target, predict_target, score_target, summarize_targets)
+                                          evaluate_target, example_scores, predict_target, score_target,
+                                          summarize_targets)
 
 from tiny_models import tiny_bert, tiny_t5
 
@@ -159,7 +160,7 @@ def test_rank_classification_with_tiny_classifier(tiny):
     manual = 100 * sum(max(exact_match(p.prediction, g) for g in by_id[p.id].outputs) for p in predictions) / 7
     assert 0 <= accuracy <= 100 and accuracy == pytest.approx(manual, abs=1e-3)
     assert result.counts == {"test": 10, "templates": 3, "generation_records": 0, "rank_records": 7,
-                             "rank_templates": 2, "rank_gold_in_options": 7}
+                             "rank_templates": 2, "rank_gold_in_options": 7, "inputs_cut": 0, "inputs_checked": 7}
     assert json.loads(json.dumps(result.to_json()))["metrics"][RANK_CLASSIFIER]["accuracy"] == accuracy
 
 
@@ -192,6 +193,43 @@ def test_score_target_by_hand():
     misaligned = TargetPredictions("toy", 3, 2, {}, {GENERATION: [pred(records[1], "x")]}, {GENERATION: records[:1]})
     with pytest.raises(ValueError, match="aligned"):
         score_target(misaligned)
+
+
+def test_generation_uses_the_recross_normalisation_by_hand():
+    records = [rec("qa", "free", 0, "q0", "a dog"), rec("qa", "free", 1, "q1", "cat"), rec("qa", "free", 2, "q2", "")]
+    pred = lambda r, text: CandidatePrediction(r.uid, "t", "T0", text, (), (text,), ())
+    predicted = TargetPredictions("toy", 3, 1, {}, {GENERATION: [pred(records[0], "a"), pred(records[1], "The Cat."),
+                                                                 pred(records[2], "")]}, {GENERATION: records})
+    result = score_target(predicted)
+    # "a" vs "a dog": EM 0, SoftEM 0 (the empty string never soft-matches); "The Cat." vs "cat": 1, 1;
+    # "" vs "": EM 1, SoftEM 0
+    assert result.metrics[GENERATION] == {"exact_match": pytest.approx(200 / 3, abs=1e-3),
+                                          "soft_exact_match": pytest.approx(100 / 3, abs=1e-3)}
+    rows = result.prediction_rows()
+    assert example_scores(rows) == {"generation/exact_match": {records[0].uid: 0.0, records[1].uid: 1.0,
+                                                               records[2].uid: 1.0},
+                                    "generation/soft_exact_match": {records[0].uid: 0.0, records[1].uid: 1.0,
+                                                                    records[2].uid: 0.0}}
+    ranked = {RANK_CLASSIFIER: [{"id": "x", "prediction": "No", "references": ["no."]},
+                                {"id": "y", "prediction": "A", "references": ["B"]}]}
+    assert example_scores(ranked) == {"rank/classifier/accuracy": {"x": 1.0, "y": 0.0}}
+
+
+def test_long_inputs_are_cut_in_the_middle_and_counted(tiny):
+    question = "Question: is the sky blue? Answer yes or no."
+    long_record = rec("glue", "yes no", 9, "Passage: " + "filler " * 300 + question, "yes", split="validation")
+    records = pool("validation")[:4] + [long_record]
+    options = option_sets(pool("validation"))
+    predicted = predict_target(records, options, classifier=tiny["classifier"],
+                               classifier_encoder=tiny["classifier_encoder"])
+    assert (predicted.inputs_cut, predicted.inputs_checked) == (1, 5)
+    assert targets.inputs_cut(targets.unlabeled_tasks(records, options)[0], tiny["generator_encoder"]) == 1
+    from crosstask.data.prompts import classifier_context_segments, candidate_segments
+
+    ids = tiny["classifier_encoder"].encode(classifier_context_segments("", (), (), long_record.input, targets.T0_PROMPT)
+                                            + candidate_segments("yes"))
+    decoded = tiny["classifier_encoder"].tokenizer.decode(ids, skip_special_tokens=True)
+    assert "question : is the sky blue? answer yes or no." in decoded and len(ids) == 96
 
 
 def test_summarize_targets_mean_by_hand():

@@ -4,6 +4,10 @@ A prompt is a sequence of segments; some may be truncated (definition, input, de
 others never are (the candidate, the question, "Output:"). `encode_segments` tokenises each segment
 once, shrinks the truncatable ones longest-first until the whole fits `max_length`, then adds the
 tokenizer's own special tokens. So an over-long input can never push the candidate out.
+
+A cut segment keeps its beginning (SuperNI), or, with `keep_head=k` (`PromptConfig.input_head`, set
+for T0 / ReCross prompts, whose question, options and "Answer:" come at the end of the input), its
+first k tokens and its end: the middle of the passage is dropped (`cut_piece`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from crosstask.data.records import Example
 class Segment:
     text: str
     truncatable: bool = True
+    keep_head: int | None = None  # None: a cut keeps the beginning; k: the first k tokens and the end
 
 
 def _sentence(text: str) -> str:
@@ -45,6 +50,12 @@ class PromptConfig:
     num_positive: int = 0
     num_negative: int = 0
     explanations: bool = False
+    input_head: int | None = None  # None: a long input keeps its beginning; k: its first k tokens and its end
+
+
+# T0 / ReCross inputs end with the question, the options and "Answer:": a long one loses its middle.
+T0_INPUT_HEAD = 32
+T0_PROMPT = PromptConfig(input_head=T0_INPUT_HEAD)
 
 
 def _definition(definition: str) -> list[Segment]:
@@ -59,7 +70,7 @@ def generator_segments(definition: str, positive: Sequence[Example], negative: S
     segments += _examples_block(positive[: config.num_positive], "Positive", config.explanations)
     segments += _examples_block(negative[: config.num_negative], "Negative", config.explanations)
     segments += [Segment("Now complete the following example -\nInput: ", truncatable=False),
-                 Segment(_sentence(text)), Segment("\nOutput: ", truncatable=False)]
+                 Segment(_sentence(text), keep_head=config.input_head), Segment("\nOutput: ", truncatable=False)]
     return segments
 
 
@@ -69,7 +80,7 @@ def classifier_context_segments(definition: str, positive: Sequence[Example], ne
     segments = _definition(definition)
     segments += _examples_block(positive[: config.num_positive], "Positive", config.explanations)
     segments += _examples_block(negative[: config.num_negative], "Negative", config.explanations)
-    segments += [Segment("Input: ", truncatable=False), Segment(_sentence(text))]
+    segments += [Segment("Input: ", truncatable=False), Segment(_sentence(text), keep_head=config.input_head)]
     return segments
 
 
@@ -114,11 +125,26 @@ def fit_lengths(lengths: Sequence[int], truncatable: Sequence[bool], budget: int
     return lengths
 
 
+def cut_piece(ids: Sequence[int], n: int, keep_head: int | None = None) -> list[int]:
+    """`ids` cut to `n` tokens: its first n (keep_head None), else its first min(keep_head, n // 2)
+    tokens and its last n - that many (the middle is dropped)."""
+    ids = list(ids)
+    if n >= len(ids):
+        return ids
+    if n <= 0:
+        return []
+    if keep_head is None:
+        return ids[:n]
+    head = min(keep_head, n // 2)
+    return ids[:head] + ids[len(ids) - (n - head):]
+
+
 def encode_segments(tokenizer, segments: Sequence[Segment], max_length: int) -> list[int]:
     """Token ids of the segments with special tokens added, at most `max_length` long.
 
-    Truncatable segments keep their beginning. If even the fixed segments do not fit, the last
-    fixed segment (the candidate tail) keeps its end and everything truncatable is dropped.
+    Truncatable segments keep their beginning (or their head and end, see `cut_piece`). If even the
+    fixed segments do not fit, the last fixed segment (the candidate tail) keeps its end and
+    everything truncatable is dropped.
     """
     return PromptEncoder(tokenizer, max_length).encode(segments)
 
@@ -140,14 +166,21 @@ class PromptEncoder:
 
     def encode(self, segments: Sequence[Segment]) -> list[int]:
         return _join(self.prefix, self.suffix, [self.ids(s.text) for s in segments],
-                     [s.truncatable for s in segments], self.max_length)
+                     [s.truncatable for s in segments], self.max_length, [s.keep_head for s in segments])
+
+    def cuts(self, segments: Sequence[Segment]) -> bool:
+        """Whether encoding the segments cuts any of them (they do not fit `max_length` whole)."""
+        room = self.max_length - len(self.prefix) - len(self.suffix)
+        return sum(len(self.ids(s.text)) for s in segments) > room
 
 
-def _join(prefix, suffix, pieces: list[list[int]], truncatable: list[bool], max_length: int) -> list[int]:
+def _join(prefix, suffix, pieces: list[list[int]], truncatable: list[bool], max_length: int,
+          heads: Sequence[int | None] | None = None) -> list[int]:
     budget = max_length - len(prefix) - len(suffix)
+    heads = heads or [None] * len(pieces)
     try:
         lengths = fit_lengths([len(p) for p in pieces], truncatable, budget)
     except ValueError:
         body = [i for p, can in zip(pieces, truncatable) if not can for i in p]
         return [*prefix, *body[-budget:], *suffix]
-    return [*prefix, *(i for piece, n in zip(pieces, lengths) for i in piece[:n]), *suffix]
+    return [*prefix, *(i for piece, n, k in zip(pieces, lengths, heads) for i in cut_piece(piece, n, k)), *suffix]

@@ -124,3 +124,47 @@ def label_spaces(records: list[T0Record]) -> dict[tuple[str, str], tuple[str, ..
     for record in records:
         grouped[(record.dataset, record.template)].extend(record.outputs)
     return {key: dedupe_labels(outputs) for key, outputs in sorted(grouped.items())}
+
+
+def split_pseudo_target(records: list[T0Record], name: str, n_test: int = 1000, n_query: int = 1000,
+                        seed: int = 42) -> Target:
+    """An upstream task as a held-out pseudo-target: its examples (records sharing dataset, split and
+    index: one example under several templates) are shuffled with `seed`; whole examples go to the
+    test set until it holds `n_test` records, the next ones to the query pool until `n_query`
+    (each trimmed to its size, records in file order). A task with fewer than n_test + n_query
+    records is split in half instead. No example is in both."""
+    import random
+
+    if len(records) < n_test + n_query:
+        n_test = len(records) // 2
+        n_query = len(records) - n_test
+
+    keys = list(dict.fromkeys((r.dataset, r.split, r.index) for r in records))
+    random.Random(f"{seed}|{name}").shuffle(keys)
+    sizes: dict[tuple[str, str, str], int] = defaultdict(int)
+    for r in records:
+        sizes[(r.dataset, r.split, r.index)] += 1
+    test_keys, query_keys, in_test, in_query = set(), set(), 0, 0
+    for key in keys:
+        if in_test < n_test:
+            test_keys.add(key)
+            in_test += sizes[key]
+        elif in_query < n_query:
+            query_keys.add(key)
+            in_query += sizes[key]
+        else:
+            break
+    test = [r for r in records if (r.dataset, r.split, r.index) in test_keys][:n_test]
+    query = [r for r in records if (r.dataset, r.split, r.index) in query_keys][:n_query]
+    return Target(name, test, query)
+
+
+def load_pseudo_target(recross_dir: str | Path, task: str, seed: int = 42, n_test: int = 1000,
+                       n_query: int = 1000) -> Target:
+    """`split_pseudo_target` of the upstream task `task` (a T0 task of split.json with a file under
+    upstream/; never an evaluation target)."""
+    lists = read_task_lists(recross_dir)
+    path = Path(recross_dir) / "upstream" / f"{task}.json"
+    if task in lists["evaluation"] or task not in lists["T0"] or not path.exists():
+        raise DataNotFoundError(f"{task}: not an upstream task with a file under {Path(recross_dir) / 'upstream'}")
+    return split_pseudo_target(load_records(path, task), task, n_test, n_query, seed)

@@ -2,11 +2,16 @@
 
 Protocols (`TargetResult.protocols` says which applied):
 - "generation": the paper's protocol, a generator generates (greedy, or beam search) for every test
-  record; EM and SoftEM (normalised) over all of them.
+  record; EM and SoftEM over all of them, with the paper's normalisation and empty-string rule
+  (`crosstask.evaluation.recross_metrics`: SQuAD-style, articles dropped; not SuperNI's).
 - "rank/classifier", "rank/generator": rank classification on the test records whose template has an
   answer option set (`crosstask.data.t0_tasks.option_sets`, read from the query pool): the classifier
   picks the option of highest P(correct), the generator the option of highest log-likelihood;
-  accuracy = EM of the chosen option against the gold outputs.
+  accuracy = EM of the chosen option against the gold outputs (SuperNI normalisation, articles kept).
+
+Inputs are encoded with `T0_PROMPT` by default: one longer than the model's length loses the middle
+of its passage, never its end (the question, the options, "Answer:"); `counts["inputs_cut"]` says
+for how many test records that happened (`inputs_checked`: how many were checked).
 
 Labels are never read before scoring: `predict_target` builds tasks whose instances have no outputs
 and never touches `record.outputs`; `score_target` attaches the references afterwards.
@@ -17,13 +22,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from crosstask.data.prompts import PromptConfig, PromptEncoder
+from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder, generator_segments
 from crosstask.data.records import T0Record, TaskType
 from crosstask.data.t0_tasks import TemplateKey, group_by_template, make_task
 from crosstask.data.tasktype import LabelSpaceMode, TypedTask
 from crosstask.evaluation.classifier import CandidatePrediction, predict_candidates
 from crosstask.evaluation.generator import predict_fair, predict_generator
-from crosstask.evaluation.metrics import aggregate, normalize_answer
+from crosstask.evaluation.metrics import exact_match, normalize_answer
+from crosstask.evaluation.recross_metrics import recross_scores
 
 GENERATION = "generation"
 RANK_CLASSIFIER = "rank/classifier"
@@ -41,6 +47,8 @@ class TargetPredictions:
     predictions: dict[str, list[CandidatePrediction]] = field(default_factory=dict)
     records: dict[str, list[T0Record]] = field(default_factory=dict)
     rank_templates: int = 0
+    inputs_cut: int = 0  # test records whose encoded input was cut to the model's max length
+    inputs_checked: int = 0
 
 
 @dataclass
@@ -77,10 +85,25 @@ def unlabeled_tasks(records: Sequence[T0Record], options: Mapping[TemplateKey, S
     return tasks, groups
 
 
+def inputs_cut(tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig = T0_PROMPT,
+               pairs: bool = False) -> int:
+    """How many instances of `tasks` have an input the encoding cuts: with `pairs`, in any (input,
+    option) classifier pair of the task's options; else in the generator source."""
+    from crosstask.training.classifier import pair_segments
+
+    def cut(task: TypedTask, text: str) -> bool:
+        if pairs:
+            return any(encoder.cuts(pair_segments(task, text, c, prompt)) for c in task.labels)
+        t = task.task
+        return encoder.cuts(generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt))
+
+    return sum(cut(t, i.input) for t in tasks for i in t.task.instances)
+
+
 def predict_target(target_test_records: Sequence[T0Record], options: Mapping[TemplateKey, Sequence[str]], *,
                    name: str | None = None, classifier=None, classifier_encoder: PromptEncoder | None = None,
                    generator=None, generator_tokenizer=None, generator_encoder: PromptEncoder | None = None,
-                   max_new_tokens: int = 64, num_beams: int = 1, prompt: PromptConfig = PromptConfig(),
+                   max_new_tokens: int = 64, num_beams: int = 1, prompt: PromptConfig = T0_PROMPT,
                    max_instances: int | None = None) -> TargetPredictions:
     """Every applicable protocol's predictions; no test label is read."""
     if classifier is None and generator is None:
@@ -104,7 +127,10 @@ def predict_target(target_test_records: Sequence[T0Record], options: Mapping[Tem
         out.predictions[GENERATION] = predict_generator(generator, generator_tokenizer, tasks, encoder, prompt,
                                                         num_beams=num_beams, max_new_tokens=max_new_tokens)
         out.records[GENERATION] = [r for g in groups for r in g]
+        out.inputs_cut, out.inputs_checked = inputs_cut(tasks, encoder, prompt), len(records)
     if classifier is not None and ranked_tasks:
+        out.inputs_cut = inputs_cut(ranked_tasks, classifier_encoder, prompt, pairs=True)
+        out.inputs_checked = len(ranked_records)
         out.predictions[RANK_CLASSIFIER] = predict_candidates(classifier, ranked_tasks, classifier_encoder, prompt)
         out.records[RANK_CLASSIFIER] = ranked_records
     if generator is not None and ranked_tasks:
@@ -125,17 +151,37 @@ def with_references(predictions: Sequence[CandidatePrediction], records: Sequenc
     return attached
 
 
+def protocol_scores(protocol: str, prediction: str, references: Sequence[str]) -> dict[str, float]:
+    """One prediction's scores in [0, 1]: generation → ReCross EM and SoftEM; rank/* → accuracy (the
+    chosen option equals a gold answer, SuperNI normalisation). Max over the references."""
+    if protocol == GENERATION:
+        return recross_scores(prediction, references)
+    return {"accuracy": max((exact_match(prediction, r) for r in references), default=0.0)}
+
+
+def example_scores(prediction_rows: Mapping[str, Sequence[Mapping]]) -> dict[str, dict[str, float]]:
+    """"protocol/metric" → {record id → score in [0, 1]} from `TargetResult.prediction_rows()` (as
+    written to predictions.json): the per-example correctness that paired bootstraps resample."""
+    out: dict[str, dict[str, float]] = {}
+    for protocol, rows in prediction_rows.items():
+        for row in rows:
+            for metric, value in protocol_scores(protocol, row["prediction"], row["references"]).items():
+                out.setdefault(f"{protocol}/{metric}", {})[row["id"]] = value
+    return out
+
+
+def _mean_x100(values: Sequence[float]) -> float:
+    return round(100.0 * sum(values) / len(values), 4) if values else 0.0
+
+
 def score_target(predicted: TargetPredictions) -> TargetResult:
     """Read the test labels (only now) and score every protocol."""
     metrics, scored = {}, {}
     for protocol, predictions in predicted.predictions.items():
         scored[protocol] = with_references(predictions, predicted.records[protocol])
-        if protocol == GENERATION:
-            overall = aggregate((p.scored() for p in scored[protocol]), ("exact_match", "soft_exact_match"))["overall"]
-            metrics[protocol] = {"exact_match": overall["exact_match"], "soft_exact_match": overall["soft_exact_match"]}
-        else:
-            overall = aggregate((p.scored() for p in scored[protocol]), ("exact_match",))["overall"]
-            metrics[protocol] = {"accuracy": overall["exact_match"]}
+        per_example = [protocol_scores(protocol, p.prediction, p.references) for p in scored[protocol]]
+        names = ("exact_match", "soft_exact_match") if protocol == GENERATION else ("accuracy",)
+        metrics[protocol] = {m: _mean_x100([s[m] for s in per_example]) for m in names}
     ranked = next((predicted.records[p] for p in (RANK_CLASSIFIER, RANK_GENERATOR) if p in predicted.records), [])
     gold_in_options = sum(
         bool({normalize_answer(o) for o in r.outputs}
@@ -144,14 +190,15 @@ def score_target(predicted: TargetPredictions) -> TargetResult:
     counts = {"test": predicted.n_test, "templates": predicted.n_templates,
               "generation_records": len(predicted.records.get(GENERATION, [])),
               "rank_records": len(ranked), "rank_templates": predicted.rank_templates if ranked else 0,
-              "rank_gold_in_options": gold_in_options}
+              "rank_gold_in_options": gold_in_options, "inputs_cut": predicted.inputs_cut,
+              "inputs_checked": predicted.inputs_checked}
     return TargetResult(predicted.name, list(predicted.predictions), metrics, counts, scored)
 
 
 def evaluate_target(target_test_records: Sequence[T0Record], options: Mapping[TemplateKey, Sequence[str]], *,
                     name: str | None = None, classifier=None, classifier_encoder: PromptEncoder | None = None,
                     generator=None, generator_tokenizer=None, generator_encoder: PromptEncoder | None = None,
-                    max_new_tokens: int = 64, num_beams: int = 1, prompt: PromptConfig = PromptConfig(),
+                    max_new_tokens: int = 64, num_beams: int = 1, prompt: PromptConfig = T0_PROMPT,
                     max_instances: int | None = None) -> TargetResult:
     """Predict with every applicable protocol (labels unread), then score. See the module docstring."""
     predicted = predict_target(target_test_records, options, name=name, classifier=classifier,

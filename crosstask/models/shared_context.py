@@ -31,6 +31,7 @@ from crosstask.data.prompts import (
     PromptEncoder,
     Segment,
     candidate_segments,
+    cut_piece,
     fit_lengths,
 )
 from crosstask.errors import CrosstaskError
@@ -234,7 +235,7 @@ class CandidateScorer:
         except ValueError:  # fixed context alone is too long: keep its end
             fixed = [i for p, can in zip(pieces, cut) if not can for i in p]
             return (fixed[-budget:] if budget > 0 else []), tails
-        return [i for p, n in zip(pieces, lengths) for i in p[:n]], tails
+        return [i for p, n, s in zip(pieces, lengths, instance.context) for i in cut_piece(p, n, s.keep_head)], tails
 
     def packs(self, instance: ScoringInstance) -> list[PackedInstance]:
         """The instance's candidates packed after its context, split so no pack exceeds max_packed_length."""

@@ -8,7 +8,9 @@ only when complete. Defaults are the ReCross paper's adaptation settings: AdamW,
 
 Training data: the classifier gets `build_pairs(t0_typed_tasks(records), PairConfig(mix_gen=True))`
 (CLS templates: every label of the template; open-answer templates: gold vs. other instances'
-outputs); the generator gets (input, first output) pairs of every template.
+outputs); the generator gets (input, first output) pairs of every template. Inputs longer than
+`max_length` lose the middle of their passage, never their end (`T0_PROMPT`: T0 prompts end with
+the question, the options and "Answer:").
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from crosstask.data.prompts import PromptConfig, PromptEncoder
+from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder
 from crosstask.data.records import T0Record
 from crosstask.data.t0_tasks import t0_typed_tasks
 from crosstask.errors import CrosstaskError
@@ -50,7 +52,7 @@ class AdaptConfig:
     max_cls_labels: int = 10
     mixed_precision: str = "no"  # "bf16": autocast matmuls (AMX / AVX512-BF16 CPUs, GPUs); also used to evaluate
     pairs: PairConfig = field(default_factory=lambda: PairConfig(mix_gen=True))
-    prompt: PromptConfig = field(default_factory=PromptConfig)
+    prompt: PromptConfig = field(default_factory=lambda: T0_PROMPT)  # long inputs keep their end (the question)
     progress: bool = False
 
 

@@ -1,8 +1,11 @@
-"""Multi-query aggregation: fuse per-query ranked lists into one deduplicated top-N.
+"""Multi-query aggregation: fuse per-query ranked lists into one deduplicated top-N, or concatenate them.
 
 Input to every fusion: one list per query of `(pool_index, score)` pairs, best first (the position
 gives the 1-based rank). Output: at most `n` `FusedItem`s, fused score descending, ties broken by
 pool index ascending, each pool index once, with its per-query hits kept.
+
+`concat` (the ReCross paper's aggregation) is not a fusion: each query's top ⌈N/|Q|⌉ are
+concatenated in query order, duplicates kept, and the list trimmed to N (`concat_per_query`).
 """
 
 from __future__ import annotations
@@ -74,9 +77,27 @@ def mean_score_fusion(per_query_ranked: Ranked, n: int) -> list[FusedItem]:
     return top_n(scored, hits, n)
 
 
+def per_query_depth(n: int, n_queries: int) -> int:
+    """⌈N/|Q|⌉: how many items each query contributes to a `concat` aggregation."""
+    return math.ceil(n / max(1, n_queries))
+
+
+def concat_per_query(per_query_ranked: Ranked, n: int) -> list[FusedItem]:
+    """The paper's aggregation: each query's top ⌈N/|Q|⌉ (pool index, score) in query order, an item
+    retrieved by several queries kept once per query, trimmed to the first `n`. Each item's score is
+    its query's retrieval score and its one hit that query's rank."""
+    depth = per_query_depth(n, len(per_query_ranked))
+    items = [FusedItem(int(index), float(score), (QueryHit(q, position + 1, float(score)),))
+             for q, ranked in enumerate(per_query_ranked) for position, (index, score) in enumerate(ranked[:depth])]
+    return items[: max(0, n)]
+
+
+CONCAT = "concat"
+
 FUSIONS: dict[str, Callable[[Ranked, int], list[FusedItem]]] = {
     "rrf": reciprocal_rank_fusion,
     "mean": mean_score_fusion,
+    CONCAT: concat_per_query,
 }
 
 

@@ -13,7 +13,13 @@ and complete rounds are read back, never recomputed):
 
 Labels: the queries are `target.query[i].input` only; the answer options come from
 `option_sets(target.query)` (the pooled label set, nothing per query); test labels are read by
-`evaluate_target`'s scorer only, after predicting.
+`evaluate_target`'s scorer only, after predicting. The one exception is the ceiling diagnostic
+(`retriever="ceiling"`): it adapts on `n` *labelled* records of the query pool instead of retrieved
+ones, an upper bound of what adaptation on n examples can give (never used to choose anything).
+
+Aggregation over the queries: `aggregation="fused"` fuses the per-query lists (`fusion`, RRF by
+default, deduplicated); `"concat"` is the paper's: each query's top ⌈N/|Q|⌉ concatenated, duplicates
+kept, trimmed to N.
 """
 
 from __future__ import annotations
@@ -39,9 +45,18 @@ from crosstask.evaluation.targets import evaluate_target
 from crosstask.io import atomic_write_json, read_json
 from crosstask.retrieval import adapt as adapt_module
 from crosstask.retrieval.adapt import AdaptConfig, check_kind, load_model
-from crosstask.retrieval.retrievers import RetrievedSet
+from crosstask.retrieval.retrievers import RandomRetriever, RetrievedSet
 
 RETRIEVERS = ("random", "bm25", "sbert", "dense")
+CEILING = "ceiling"  # not a retriever: n labelled query-pool records of the target (a diagnostic)
+AGGREGATIONS = ("fused", "concat")
+
+
+class CeilingSampler(RandomRetriever):
+    """The ceiling diagnostic's "retriever": a uniform sample (seed = round) of the target's labelled
+    query-pool records."""
+
+    name = CEILING
 
 
 @dataclass
@@ -56,6 +71,7 @@ class RecrossConfig:
     mu: int = 2  # oversampling before reranking
     reranker: str | None = None  # a CrossEncoder directory (see reranker.train_reranker)
     fusion: str = "rrf"
+    aggregation: str = "fused"  # fused (`fusion`, deduplicated) | concat (paper: per-query top ⌈N/|Q|⌉, duplicates kept)
     model_kind: str = "classifier"  # classifier | generator
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     index_kind: str = "exact"  # exact | hnsw | ivf
@@ -68,8 +84,12 @@ class RecrossConfig:
     keep_models: bool = False  # keep each round's adapted model under round-<r>/model
 
     def __post_init__(self):
-        if self.retriever not in RETRIEVERS:
+        if self.retriever not in (*RETRIEVERS, CEILING):
             raise CrosstaskError(f"retriever must be one of {', '.join(RETRIEVERS)}, got {self.retriever!r}")
+        if self.aggregation not in AGGREGATIONS:
+            raise CrosstaskError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
+        if self.retriever == CEILING and self.reranker:
+            raise CrosstaskError("the ceiling diagnostic adapts on labelled target records: no reranker")
         check_kind(self.model_kind)
         if self.n < 1 or self.query_size < 1 or self.rounds < 0 or self.mu < 1:
             raise CrosstaskError("n, query_size and mu must be >= 1, rounds >= 0")
@@ -88,13 +108,15 @@ def build_retriever(config: RecrossConfig, records: list[T0Record], files: Seque
     from crosstask.retrieval.retrievers import (
         BM25Retriever,
         DenseRetriever,
-        RandomRetriever,
     )
 
+    fusion = "concat" if config.aggregation == "concat" else config.fusion
+    if config.retriever == CEILING:
+        return CeilingSampler(records, seed=seed)
     if config.retriever == "random":
         return RandomRetriever(records, seed=seed)
     if config.retriever == "bm25":
-        return BM25Retriever(records, fusion=config.fusion)
+        return BM25Retriever(records, fusion=fusion)
     from crosstask.retrieval.encoders import MeanPoolEncoder, SentenceEncoder
     from crosstask.retrieval.index import IndexCache
 
@@ -110,7 +132,7 @@ def build_retriever(config: RecrossConfig, records: list[T0Record], files: Seque
     found = cache.get_or_build(files, records, encoder, kind=config.index_kind)
     print(f"index {found.key[:12]}: {'built' if found.built else 'loaded'} in "
           f"{found.build_seconds if found.built else found.load_seconds:.1f} s ({found.path})", flush=True)
-    return DenseRetriever(records, encoder, index=found.index, fusion=config.fusion)
+    return DenseRetriever(records, encoder, index=found.index, fusion=fusion)
 
 
 def evaluate_model(model_dir: Path, config: RecrossConfig, target: Target, options) -> Any:
@@ -123,10 +145,12 @@ def evaluate_model(model_dir: Path, config: RecrossConfig, target: Target, optio
     with torch.autocast(device, dtype=torch.bfloat16, enabled=config.adapt.mixed_precision == "bf16"):
         if config.model_kind == "classifier":
             return evaluate_target(test, options, name=target.name, classifier=model,
-                                   classifier_encoder=PromptEncoder(tokenizer, config.adapt.max_length))
+                                   classifier_encoder=PromptEncoder(tokenizer, config.adapt.max_length),
+                                   prompt=config.adapt.prompt)
         return evaluate_target(test, options, name=target.name, generator=model, generator_tokenizer=tokenizer,
                                generator_encoder=PromptEncoder(tokenizer, config.adapt.max_length),
-                               num_beams=config.num_beams, max_new_tokens=config.max_new_tokens)
+                               num_beams=config.num_beams, max_new_tokens=config.max_new_tokens,
+                               prompt=config.adapt.prompt)
 
 
 def flat_metrics(result_json: Mapping) -> dict[str, float]:
@@ -157,6 +181,8 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
     per-round metrics and each metric's mean and std over the rounds."""
     records = list(pool.records if isinstance(pool, UpstreamPool) else pool)
     files = list(pool.files) if isinstance(pool, UpstreamPool) else []
+    if config.retriever == CEILING:  # the diagnostic adapts on labelled target records, not on the pool
+        records, files = list(target.query), []
     upstream_model_dir, run_dir = Path(upstream_model_dir), Path(run_dir)
     if config.target != target.name:
         raise CrosstaskError(f"config is for target {config.target!r}, got {target.name!r}")
@@ -182,7 +208,7 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
             continue
         clock = {"start": time.perf_counter()}
         queries = sample_queries(target.query, config.query_size, seed=r)
-        if config.retriever == "random" or retriever is None:
+        if config.retriever in ("random", CEILING) or retriever is None:
             retriever = build_retriever(config, records, files, upstream_model_dir, run_dir, seed=r)
         clock["index"] = time.perf_counter()
         retrieved = retriever.retrieve(queries, min(k, len(records)))

@@ -2,6 +2,8 @@
 
 `retrieve(queries, n)` ranks the pool per query, widens the per-query depth until the union holds
 at least `n` distinct records, and fuses (RRF by default) into exactly `min(n, pool size)` items.
+With `fusion="concat"` (the ReCross paper's aggregation) each query's top ⌈N/|Q|⌉ are concatenated
+instead, duplicates kept, trimmed to `n`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from crosstask.data.records import T0Record
 from crosstask.errors import CrosstaskError
-from crosstask.retrieval.aggregate import QueryHit, fuse, initial_depth, union_size
+from crosstask.retrieval.aggregate import CONCAT, QueryHit, fuse, initial_depth, per_query_depth, union_size
 from crosstask.retrieval.encoders import PROGRESS_MIN_TEXTS, Encoder
 from crosstask.retrieval.index import DenseIndex
 
@@ -110,15 +112,20 @@ class Retriever(ABC):
         queries = list(queries)
         self._check(queries, n)
         prepared = self._prepare(queries)
+        if self.fusion == CONCAT:  # exactly ⌈N/|Q|⌉ per query, duplicates kept: no widening
+            depth = min(per_query_depth(n, len(queries)), len(self.records))
+            return self._items(fuse(self._rank(prepared, depth), n, CONCAT), depth, len(queries))
         depth = min(initial_depth(n, len(queries)), len(self.records))
         while True:
             ranked = self._rank(prepared, depth)
             if union_size(ranked) >= n or depth >= len(self.records):
                 break
             depth = min(2 * depth, len(self.records))
-        fused = fuse(ranked, n, self.fusion)
+        return self._items(fuse(ranked, n, self.fusion), depth, len(queries))
+
+    def _items(self, fused, depth: int, n_queries: int) -> RetrievedSet:
         items = [RetrievedItem(f.pool_index, self.records[f.pool_index].uid, f.score, f.hits) for f in fused]
-        return RetrievedSet(items, self.name, self.fusion, depth, len(queries))
+        return RetrievedSet(items, self.name, self.fusion, depth, n_queries)
 
 
 class RandomRetriever(Retriever):
