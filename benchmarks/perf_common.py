@@ -14,13 +14,16 @@ from pathlib import Path
 import torch
 
 from crosstask.io import atomic_write_json, read_json
+from crosstask.precision import machine_info
 
 RESULTS = Path("docs/results/performance.json")
 
 
 def machine() -> dict:
+    """The machine a section was measured on, with its CPU capability (AVX2 / AVX512, AMX, AVX-512-BF16):
+    bf16 figures hold only where `fast_bf16` is true."""
     return {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+            "python": platform.python_version(), **machine_info()}
 
 
 def save_section(name: str, section: dict, keys: dict, path: Path = RESULTS) -> dict:

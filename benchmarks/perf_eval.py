@@ -12,8 +12,11 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
 from perf_common import save_section
+
+from crosstask.precision import autocast, resolve_precision
+
+PRECISION = "auto"  # bf16 autocast where the CPU has it natively (AMX / AVX-512-BF16), else fp32
 
 
 def timed_predictions(model_path: Path, tasks, max_length: int, batch_size: int) -> tuple[float, list]:
@@ -26,7 +29,7 @@ def timed_predictions(model_path: Path, tasks, max_length: int, batch_size: int)
     path = model_dir(model_path)
     model = EncoderClassifier.from_pretrained(path).eval()
     encoder = PromptEncoder(load_tokenizer(path / "encoder"), max_length)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with autocast(PRECISION, "cpu"):
         predict_candidates(model, tasks[:2], encoder, PromptConfig(), batch_size=batch_size)  # warm-up
         start = time.perf_counter()
         predictions = predict_candidates(model, tasks, encoder, PromptConfig(), batch_size=batch_size)
@@ -66,7 +69,7 @@ def main() -> None:
               "shared_context": {"seconds": shared_seconds, "instances_per_s": instances / shared_seconds,
                                  "em": em_shared, "run": str(runs / args.shared)},
               "speedup": pair_seconds / shared_seconds, "em_delta": em_shared - em_pair,
-              "prediction_agreement": agree, "max_length": args.max_length, "precision": "bf16 autocast"}
+              "prediction_agreement": agree, "max_length": args.max_length, "precision": resolve_precision(PRECISION, "cpu")}
     save_section("eval", result, {"eval_speedup": result["speedup"], "eval_em_delta": result["em_delta"]})
     print(f"{len(tasks)} CLS tasks, {instances} instances, {candidates} candidates")
     print(f"per-pair full attention: {instances / pair_seconds:.1f} instances/s, EM {em_pair:.2f} (65 × 100)")

@@ -5,8 +5,8 @@ never rebuilt).
 
 Encoders compared (all mean-pooled, L2-normalised, max 256 tokens, batch 64):
   st_fp32      SentenceTransformer.encode (the reference and the baseline)
-  st_bf16      the same call under bf16 autocast (crosstask SentenceEncoder(precision="bf16"))
-  meanpool_bf16  crosstask MeanPoolEncoder: one tokenisation pass, longest-first batches, bf16 autocast
+  st_auto      the same call under precision auto (bf16 autocast on AMX / AVX-512-BF16 CPUs, else fp32)
+  meanpool_auto  crosstask MeanPoolEncoder: one tokenisation pass, longest-first batches, precision auto
   meanpool_int8  the same with torch dynamic int8 quantisation of the Linear layers (fp32 activations)
 
 Usage: .venv/bin/python benchmarks/perf_index.py [--data ../shared/data/recross] [--per-task 500]
@@ -53,8 +53,8 @@ def main() -> None:
     int8.model = torch.ao.quantization.quantize_dynamic(int8.model, {torch.nn.Linear}, dtype=torch.qint8)
     encoders = {
         "st_fp32": lambda xs: l2_normalise(st.encode(xs, batch_size=64, normalize_embeddings=True)),
-        "st_bf16": SentenceEncoder("default", precision="bf16").encode,
-        "meanpool_bf16": MeanPoolEncoder("default", precision="bf16").encode,
+        "st_auto": SentenceEncoder("default", precision="auto").encode,
+        "meanpool_auto": MeanPoolEncoder("default", precision="auto").encode,
         "meanpool_int8": int8.encode,
     }
     results, exact_ids, sets = {}, None, {}
@@ -84,7 +84,7 @@ def main() -> None:
 
     # the cache: first call builds, second loads (an unchanged index is never rebuilt)
     with tempfile.TemporaryDirectory() as tmp:
-        cache, encoder = IndexCache(Path(tmp)), MeanPoolEncoder("default", precision="bf16")
+        cache, encoder = IndexCache(Path(tmp)), MeanPoolEncoder("default", precision="auto")
         subset = pool.records[:2000]
         first = cache.get_or_build(pool.files, subset, encoder)
         start = time.perf_counter()

@@ -12,8 +12,9 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
 from perf_common import save_section
+
+from crosstask.precision import autocast
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
     start = time.perf_counter()
     if not shared_dir.exists():
         train_shared_reranker(read_jsonl(run / "distant_supervision.jsonl"), "default", shared_dir, batch_size=2,
-                              max_length=args.max_length, mixed_precision="bf16")
+                              max_length=args.max_length, mixed_precision="auto")
     train_seconds = time.perf_counter() - start
     pool = capped_pool(args.data, 1000)
     queries = sample_queries(load_target(args.data, args.target).query, 16, seed=0)
@@ -47,7 +48,7 @@ def main() -> None:
     results, kept = {}, {}
     for name, path in (("cross_encoder", run / "reranker"), ("shared_context", shared_dir)):
         model = load_reranker(path, args.max_length)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast("auto", "cpu"):
             rerank(model, queries[:2], retrieved, pool.records, args.keep)  # warm-up
             start = time.perf_counter()
             out = rerank(model, queries, retrieved, pool.records, args.keep)

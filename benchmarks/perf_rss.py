@@ -24,7 +24,7 @@ def main() -> None:
     logs = Path(args.logs)
     logs.mkdir(parents=True, exist_ok=True)
     crosstask = str(Path(".venv/bin/crosstask"))
-    common = ["--data", args.data, "--max-length", "160", "--label-mode", "instances", "--mixed-precision", "bf16"]
+    common = ["--data", args.data, "--max-length", "160", "--label-mode", "instances", "--mixed-precision", "auto"]
     with tempfile.TemporaryDirectory() as tmp:
         train = [crosstask, "train", "classifier", *common, "--max-train-instances", "6", "--max-train-labels", "10",
                  "--batch-size", "16", "--negatives", "2", "--max-steps", str(args.steps), "--output", f"{tmp}/cls"]

@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--warmup-steps", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=160)
-    parser.add_argument("--mixed-precision", default="bf16", choices=["no", "bf16"])
+    parser.add_argument("--mixed-precision", default="auto", choices=["auto", "no", "bf16"])
     args = parser.parse_args()
 
     from crosstask.data.benchmark import DataConfig, load_superni_data

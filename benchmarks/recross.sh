@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 mkdir -p "$OUT"
 
 # The CPU budget (2 cores): upstream 200 records per task, retrieval pool 1000 per task (21,000 records),
-# pair / source length 192 tokens, bf16 autocast (AMX), test sets capped at MAX_TEST records.
+# pair / source length 192 tokens, precision auto (bf16 autocast on AMX / AVX-512-BF16 CPUs, fp32 elsewhere; PRECISION=no forces fp32), test sets capped at MAX_TEST records.
 # Rounds: N=128 retrieved records (μ=2: 256 reranked), adaptation 1 epoch at batch 16 pairs with
 # lr 2.4e-5 — the paper's 6e-6 at batch 4 scaled linearly: the classifier turns each retrieved example
 # into ≈3.5 pairs, so 16 pairs per step ≈ the paper's 4 examples per step. At the paper's N=512 and
@@ -23,7 +23,7 @@ mkdir -p "$OUT"
 # contribute 2 sampled negative options per positive (as the SuperNI recipe), not all options.
 # At N=256 a round took ≈ 28 s, but reranking 512 candidates × 16 queries with the cross-encoder
 # ≈ 65 s: 3 rounds would not fit the session, so N=128.
-LEN="--max-length 192 --mixed-precision bf16"
+LEN="--max-length 192 --mixed-precision ${PRECISION:-auto}"
 POOL="--max-per-task 1000"
 MAX_TEST=${MAX_TEST:-500}
 N=${N:-128}
@@ -43,7 +43,7 @@ PSEUDO=social_i_qa,cosmos_qa,quartz,paws_x-en,sciq,app_reviews
 source benchmarks/run_step.sh
 
 run upstream $CT recross upstream $UPSTREAM --data "$DATA" --output "$OUT/upstream" \
-  --max-per-task 200 --max-length 192 --mixed-precision bf16 --batch-size 16 --seed 42
+  --max-per-task 200 --max-length 192 --mixed-precision ${PRECISION:-auto} --batch-size 16 --seed 42
 if [ -z "${RERANKER:-}" ]; then
   RERANKER=$OUT/reranker
   run distant_supervision $CT recross distant-supervision --data "$DATA" --upstream "$OUT/upstream" \
@@ -55,7 +55,7 @@ fi
 for r in $(seq 1 "$ROUNDS"); do
   run "rounds_$r" $CT recross run --data "$DATA" --target all --retriever all --rounds "$r" --n "$N" --queries 16 \
     --upstream "$OUT/upstream" --reranker "$RERANKER" --output "$OUT/runs" $POOL $LEN $ADAPT \
-    --encoder-precision bf16 --max-test "$MAX_TEST" --seed 42
+    --encoder-precision ${PRECISION:-auto} --max-test "$MAX_TEST" --seed 42
 done
 # The page: this run's section first, then EXTRA_RUNS (e.g. a kept recross_summary_<kind>.json of the other
 # upstream kind); NOTES defaults to benchmarks/recross_notes_<kind>.md (NOTES= for none).

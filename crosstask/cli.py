@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from crosstask.errors import CrosstaskError
+from crosstask.precision import MIXED_PRECISIONS
 
 
 def _non_negative(value: str) -> int:
@@ -37,8 +38,8 @@ def _add_prompt_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_precision_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no",
-                        help="autocast matmuls (bf16: GPUs, and CPUs with AMX / AVX512-BF16)")
+    parser.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, default="auto",
+                        help='"auto" (default): bf16 autocast where bf16 is native (CUDA with bf16, CPUs with AMX / AVX-512-BF16), fp32 otherwise; "no": fp32; an explicit bf16 on a CPU without it warns (~50x slower)')
 
 
 def _add_generator_arch_arg(parser: argparse.ArgumentParser) -> None:
@@ -371,9 +372,22 @@ def _quiet_libraries() -> None:
         pass
 
 
+def _show_crosstask_log() -> None:
+    """crosstask's own log lines (e.g. which precision `auto` chose) on stderr, once per process."""
+    import logging
+    logger = logging.getLogger("crosstask")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("crosstask: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries()
+    _show_crosstask_log()
     try:
         from crosstask.validation import validate
         validate(args)  # every flag, choice and path, before any work

@@ -10,6 +10,7 @@ from pathlib import Path
 from crosstask.errors import CrosstaskError
 from crosstask.runs import run_lock
 from crosstask.validation import check_reranker_rows
+from crosstask.precision import ENCODER_PRECISIONS, MIXED_PRECISIONS
 
 METHODS = ("random", "bm25", "sbert", "dense", "dense_rerank")
 
@@ -188,8 +189,8 @@ def _add_adapt_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=_positive, default=256, help="max pair / source length in tokens")
     parser.add_argument("--max-per-task", type=_non_negative, default=0,
                         help="upstream records per task in the retrieval pool (seeded sample; 0: all)")
-    parser.add_argument("--mixed-precision", choices=["no", "bf16"], default="no",
-                        help="bf16 autocast for adaptation and evaluation (fast on AMX / AVX512-BF16 CPUs and GPUs)")
+    parser.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, default="auto",
+                        help='adaptation and evaluation; "auto" (default): bf16 autocast where bf16 is native (CUDA with bf16, CPUs with AMX / AVX-512-BF16), fp32 otherwise; "no": fp32; an explicit bf16 on a CPU without it warns (~50x slower)')
 
 
 def register(commands) -> argparse.ArgumentParser:
@@ -221,7 +222,7 @@ def register(commands) -> argparse.ArgumentParser:
                     "held-out pseudo-targets (`recross run --target TASK`) to choose adaptation settings on")
     up.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
     up.add_argument("--overwrite", action="store_true", help="replace a run already in --output")
-    up.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
+    up.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, default="auto", help='"auto" (default): bf16 autocast where bf16 is native (CUDA with bf16, CPUs with AMX / AVX-512-BF16), fp32 otherwise; "no": fp32; an explicit bf16 on a CPU without it warns (~50x slower)')
     up.set_defaults(func=cmd_upstream)
 
     ds = sub.add_parser("distant-supervision", help="(query, candidate, label) rows for the reranker",
@@ -253,7 +254,8 @@ def register(commands) -> argparse.ArgumentParser:
     rr.add_argument("--shared-context", action="store_true",
                     help="train the shared-context reranker (candidate encoded once, all queries in one pass; "
                          "--batch-size counts candidates) instead of a CrossEncoder")
-    rr.add_argument("--mixed-precision", choices=["no", "bf16"], default="no", help="shared-context training only")
+    rr.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, default="auto",
+                    help="shared-context training only; auto: bf16 where native, fp32 otherwise")
     rr.set_defaults(func=cmd_train_reranker)
 
     run = sub.add_parser("run", help="retrieve, adapt and evaluate per target × retriever (resumable)",
@@ -280,8 +282,9 @@ def register(commands) -> argparse.ArgumentParser:
     run.add_argument("--mu", type=_positive, default=2, help="retrieve μ·N before reranking")
     run.add_argument("--index", choices=["exact", "hnsw", "ivf"], default="exact", help="dense index kind")
     run.add_argument("--encoder", help="encoder for dense / sbert (default: upstream encoder / packaged MiniLM)")
-    run.add_argument("--encoder-precision", choices=["fp32", "bf16"], default="fp32",
-                     help="index encoders (dense, sbert): bf16 autocast is faster on AMX CPUs, near-identical sets")
+    run.add_argument("--encoder-precision", choices=ENCODER_PRECISIONS, default="auto",
+                     help="index encoders (dense, sbert); auto: bf16 autocast where bf16 is native (AMX / "
+                          "AVX-512-BF16 CPUs, GPUs), fp32 otherwise; near-identical sets")
     run.add_argument("--max-test", "--test-records", dest="max_test", type=_positive, default=None,
                      help="evaluate on the first N test records (default: all of test-1000)")
     run.add_argument("--num-beams", type=_positive, default=4)

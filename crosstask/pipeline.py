@@ -17,6 +17,7 @@ from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni
 from crosstask.errors import CrosstaskError
 from crosstask.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from crosstask.runs import clear_run, prepare_run, run_lock
+from crosstask.precision import machine_info
 
 
 def provenance(data_config: DataConfig, fingerprint: str) -> dict:
@@ -24,7 +25,7 @@ def provenance(data_config: DataConfig, fingerprint: str) -> dict:
     task file the run read — test files only for their names and types; evaluation: the evaluated test tasks)."""
     return {"command": " ".join(["crosstask", *sys.argv[1:]]) if sys.argv else "", "crosstask": __version__,
             "python": platform.python_version(), "data": asdict(data_config), "data_hash": fingerprint,
-            "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info()}
 
 
 def train(kind: str, data_config: DataConfig, model_config, args, accelerator=None) -> dict:
@@ -41,7 +42,8 @@ def train(kind: str, data_config: DataConfig, model_config, args, accelerator=No
                              "task with instances" + ("" if mix_gen else " (GEN tasks need --mix-gen)"))
     output = Path(args.output_dir)
     meta = {**provenance(data_config, fingerprint_tasks(data.train + data.dev + data.test)), "kind": kind, "config": asdict(model_config),
-            "training": asdict(args), "processes": accelerator.num_processes, "train_tasks": len(data.train), "dev_tasks": [t.name for t in data.dev]}
+            "training": asdict(args),
+            "precision": accelerator.mixed_precision, "processes": accelerator.num_processes, "train_tasks": len(data.train), "dev_tasks": [t.name for t in data.dev]}
     if kind not in ("classifier", "generator"):
         raise CrosstaskError(f"unknown model kind {kind!r} (classifier or generator)")
     main = accelerator.is_main_process
@@ -88,7 +90,7 @@ class EvalOptions:
     max_new_tokens: int = 64
     batch_size: int = 64
     scope: str = "all"  # "cls": CLS test tasks only; "all": also GEN tasks (N-best, reranking, combined)
-    mixed_precision: str = "no"
+    mixed_precision: str = "auto"
 
 
 def _classifier_predictions(path, cls_tasks, prompt, options, accelerator):

@@ -37,8 +37,10 @@ from crosstask.data.t0 import (TARGET_FILES, UpstreamPool, load_pseudo_target, l
                                read_task_lists, target_names)
 from crosstask.errors import CrosstaskError
 from crosstask.io import atomic_write_json, read_json
+from crosstask.evaluation.recross_metrics import RECROSS_NORMALIZATION
 from crosstask.recross_report import CEILING, METHODS, recross_report  # noqa: F401 (re-exported)
 from crosstask.recross_stats import example_key, paired_bootstrap_ci, rank_baselines
+from crosstask.precision import machine_info
 
 if TYPE_CHECKING:
     from crosstask.retrieval.adapt import AdaptConfig
@@ -55,7 +57,8 @@ def data_hash(files: Sequence[str | Path]) -> str:
 def provenance(recross_dir: str | Path, files: Sequence[Path], seed: int) -> dict:
     return {"command": " ".join(["crosstask", *sys.argv[1:]]), "crosstask": __version__,
             "python": platform.python_version(), "data": str(recross_dir), "data_files": len(files),
-            "data_hash": data_hash(files), "seed": seed, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "data_hash": data_hash(files), "seed": seed, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "machine": machine_info()}
 
 
 def excluded_tasks(recross_dir: str | Path) -> set[str]:
@@ -230,6 +233,7 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     model_dir = resolve_model_dir(upstream_dir)
     kind = "classifier" if is_classifier_dir(model_dir) else "generator"
     pool = capped_pool(recross_dir, max_per_task, seed, exclude=pseudo)
+    check_sizes(loaded, len(pool.records), n, query_size)  # before anything is written
     root = Path(run_root)
     settings = {"rounds": rounds, "n": n, "query_size": query_size, "index_kind": index_kind, "max_test": max_test,
                 "adapt": adapt or AdaptConfig(), "encoder": encoder, "num_beams": num_beams,
@@ -266,13 +270,27 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
              *(Path(recross_dir) / "targets" / t / f for t in sorted(results) if t in real for f in TARGET_FILES.values()),
              *(Path(recross_dir) / "upstream" / f"{t}.json" for t in pseudo)]
     summary = {**provenance(recross_dir, files, seed), "upstream": str(upstream_dir), "model_dir": str(model_dir),
-               "model_kind": kind, "pool_size": len(pool.records), "upstream_tasks": list(pool.tasks),
+               "model_kind": kind, "softem_normalization": RECROSS_NORMALIZATION,
+               "pool_size": len(pool.records), "upstream_tasks": list(pool.tasks),
                "settings": recorded,
                "methods": sorted({m for e in results.values() for m in e["methods"]}, key=(*METHODS, CEILING).index),
                "pseudo_targets": pseudo, "targets": dict(sorted(results.items())), "retrieved_tasks": distributions,
                "ci95": gain_intervals(results, root, seed=seed, n_boot=n_boot)}
     atomic_write_json(root / "summary.json", summary)
     return summary
+
+
+def check_sizes(targets: Sequence, pool_size: int, n: int, query_size: int) -> None:
+    """Every target's query pool holds `query_size` queries and the pool `n` records (checked before
+    any run directory is written, so a corrected re-run is never refused)."""
+    from crosstask.errors import ValidationError
+
+    if n > pool_size:
+        raise ValidationError("--n", f"cannot retrieve {n} records from an upstream pool of {pool_size}")
+    for target in targets:
+        if query_size > len(target.query):
+            raise ValidationError("--queries", f"target {target.name} has {len(target.query)} query inputs, "
+                                               f"fewer than {query_size}")
 
 
 def check_held_out(upstream_dir: str | Path, pseudo_targets: Sequence[str]) -> None:

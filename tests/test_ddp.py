@@ -10,7 +10,7 @@ import pytest
 
 from tiny_models import tiny_bert
 
-COMMON = ["--demo", "--max-test-instances", "3", "--seed", "7"]
+COMMON = ["--demo", "--max-test-instances", "3", "--seed", "7", "--mixed-precision", "no"]  # fp32: exact comparisons
 TRAIN = ["--max-train-instances", "4", "--dev-tasks", "2", "--max-dev-instances", "3", "--batch-size", "8",
          "--max-steps", "4", "--lr", "1e-3", "--dropout", "0", "--negatives", "1", "--max-length", "96"]
 

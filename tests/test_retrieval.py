@@ -243,7 +243,7 @@ def test_mean_pool_encoder_matches_manual_masked_mean(tmp_path):
     tokenizer.save_pretrained(tmp_path / "bert")
     texts = ["a short one", "a much longer sentence with quite a few more words in it", "mid length text here"]
 
-    encoder = MeanPoolEncoder(str(tmp_path / "bert"), max_length=32, batch_size=2)
+    encoder = MeanPoolEncoder(str(tmp_path / "bert"), max_length=32, batch_size=2, precision="fp32")
     got = encoder.encode(texts)
     model.eval()
     with torch.no_grad():
@@ -255,13 +255,13 @@ def test_mean_pool_encoder_matches_manual_masked_mean(tmp_path):
     assert got.shape == (3, 32)
     np.testing.assert_allclose(got, manual, atol=1e-5)
 
-    in_memory = MeanPoolEncoder(model, max_length=32, tokenizer=tokenizer)
+    in_memory = MeanPoolEncoder(model, max_length=32, tokenizer=tokenizer, precision="fp32")
     np.testing.assert_allclose(in_memory.encode(texts), manual, atol=1e-5)
     before = in_memory.fingerprint
     with torch.no_grad():
         model.embeddings.word_embeddings.weight[0, 0] += 1.0
     assert in_memory.fingerprint != before
-    assert encoder.fingerprint == MeanPoolEncoder(str(tmp_path / "bert"), max_length=32).fingerprint
+    assert encoder.fingerprint == MeanPoolEncoder(str(tmp_path / "bert"), max_length=32, precision="fp32").fingerprint
     assert encoder.fingerprint != MeanPoolEncoder(str(tmp_path / "bert"), max_length=64).fingerprint
 
 
@@ -278,7 +278,7 @@ def test_mean_pool_encoder_bf16_is_close_and_keyed_apart(tmp_path):
                          intermediate_size=64)).save_pretrained(tmp_path / "bert")
     tokenizer.save_pretrained(tmp_path / "bert")
     texts = ["a short one", "a much longer sentence with quite a few more words in it", "mid length text here"]
-    fp32 = MeanPoolEncoder(str(tmp_path / "bert"), max_length=32)
+    fp32 = MeanPoolEncoder(str(tmp_path / "bert"), max_length=32, precision="fp32")
     bf16 = MeanPoolEncoder(str(tmp_path / "bert"), max_length=32, precision="bf16")
     a, b = fp32.encode(texts), bf16.encode(texts)
     assert b.dtype == np.float32 and b.shape == a.shape

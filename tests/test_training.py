@@ -27,6 +27,14 @@ def models(tmp_path_factory):
     return {"bert": tiny_bert(root / "bert", dropout=0.1), "t5": tiny_t5(root / "t5"), "bart": tiny_bart(root / "bart")}
 
 
+def test_dev_tasks_come_from_the_uncapped_training_tasks():
+    """--max-train-instances caps the training tasks only: each dev task keeps --max-dev-instances."""
+    data = load_superni_data(DataConfig(demo=True, max_train_instances=2, dev_tasks=2, max_dev_instances=10))
+    assert [len(t.task.instances) for t in data.dev] == [10, 10]
+    assert {len(t.task.instances) for t in data.train} == {2}
+    assert not {t.name for t in data.dev} & {t.name for t in data.train}
+
+
 def test_head_learning_rate_reaches_the_optimizer(models, tmp_path):
     data = load_superni_data(DATA)
     args = TrainingArguments(str(tmp_path), lr=1e-4, head_lr=3e-3, scheduler="constant", max_steps=1, progress=False)

@@ -65,18 +65,20 @@ def load_superni_data(config: DataConfig) -> SuperNIData:
     # free-text task never looks like a classification task because its first few answers repeat.
     train_split = load_split(root, "train", max_instances=None)
     test_split = load_split(root, "test", max_instances=None)
-    train = [_capped(type_task(t, LabelSpaceMode.INSTANCES, rule), "train", config.max_train_instances, config.seed)
-             for t in train_split.tasks]
+    # Dev tasks are drawn and capped from the *uncapped* training tasks: `--max-train-instances 6` must not
+    # shrink a dev task to 6 instances (checkpoints are ranked on the dev set).
+    typed_train = [type_task(t, LabelSpaceMode.INSTANCES, rule) for t in train_split.tasks]
     test = [_capped(type_task(t, config.label_mode, rule), "test", config.max_test_instances, config.seed)
             for t in test_split.tasks]
     if config.english_only:
-        train, test = [t for t in train if _english(t)], [t for t in test if _english(t)]
+        typed_train, test = [t for t in typed_train if _english(t)], [t for t in test if _english(t)]
     if config.max_train_labels is not None:
-        train = [t for t in train if not t.is_cls or len(t.labels) <= config.max_train_labels]
-    dev_names = set(random.Random(config.seed).sample(sorted(t.name for t in train if t.is_cls),
-                                                      min(config.dev_tasks, sum(t.is_cls for t in train))))
-    dev = [_capped(t, "test", config.max_dev_instances, config.seed) for t in train if t.name in dev_names]
-    train = [t for t in train if t.name not in dev_names]
+        typed_train = [t for t in typed_train if not t.is_cls or len(t.labels) <= config.max_train_labels]
+    dev_names = set(random.Random(config.seed).sample(sorted(t.name for t in typed_train if t.is_cls),
+                                                      min(config.dev_tasks, sum(t.is_cls for t in typed_train))))
+    dev = [_capped(t, "test", config.max_dev_instances, config.seed) for t in typed_train if t.name in dev_names]
+    train = [_capped(t, "train", config.max_train_instances, config.seed)
+             for t in typed_train if t.name not in dev_names]
     return SuperNIData(root, train, dev, test, {"train": train_split.missing, "test": test_split.missing})
 
 

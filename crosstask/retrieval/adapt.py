@@ -50,7 +50,7 @@ class AdaptConfig:
     max_length: int = 256  # classifier pair / generator source, in tokens
     max_target_length: int = 64
     max_cls_labels: int = 10
-    mixed_precision: str = "no"  # "bf16": autocast matmuls (AMX / AVX512-BF16 CPUs, GPUs); also used to evaluate
+    mixed_precision: str = "auto"  # crosstask.precision: bf16 autocast where native, else fp32; also used to evaluate
     pairs: PairConfig = field(default_factory=lambda: PairConfig(mix_gen=True))
     prompt: PromptConfig = field(default_factory=lambda: T0_PROMPT)  # long inputs keep their end (the question)
     progress: bool = False

@@ -19,8 +19,9 @@ import numpy as np
 
 from crosstask.errors import CrosstaskError
 from crosstask.models.backbone import resolve_model
+from crosstask.precision import ENCODER_PRECISIONS, resolve_precision
 
-PRECISIONS = ("fp32", "bf16")  # bf16: autocast matmuls (AMX / AVX512-BF16 CPUs, GPUs); pooling stays fp32
+PRECISIONS = ENCODER_PRECISIONS  # bf16: autocast matmuls (AMX / AVX512-BF16 CPUs, GPUs); pooling stays fp32
 PROGRESS_MIN_TEXTS = 2048  # show a progress bar only for encodes at least this long
 _CONTENT_HASH_MAX_BYTES = 4 << 20  # files up to this size are hashed by content, larger ones by size+mtime
 
@@ -77,21 +78,27 @@ def state_dict_fingerprint(module: Any) -> str:
     return digest.hexdigest()
 
 
+def concrete_encoder_precision(precision: str, device_type: str) -> str:
+    """"auto" / "fp32" / "bf16" → "fp32" or "bf16" on this device (the value that keys the index cache)."""
+    return "bf16" if resolve_precision(precision, device_type) == "bf16" else "fp32"
+
+
 class SentenceEncoder:
     """sentence-transformers model (path, hub id or "default") producing normalised embeddings."""
 
     def __init__(self, model: str | Path = "default", batch_size: int = 64, device: str | None = None,
-                 precision: str = "fp32"):
+                 precision: str = "auto"):
         from sentence_transformers import SentenceTransformer
 
         if precision not in PRECISIONS:
             raise CrosstaskError(f"encoder precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        self.source, self.precision = resolve_model(model), precision
+        self.source = resolve_model(model)
         self.batch_size = batch_size
         try:
             self.model = SentenceTransformer(self.source, device=device)
         except OSError as exc:
             raise CrosstaskError(f"cannot load a sentence-transformers model from {model!r}: {exc}") from None
+        self.precision = concrete_encoder_precision(precision, self.model.device.type)
 
     @property
     def dim(self) -> int:
@@ -129,12 +136,11 @@ class MeanPoolEncoder:
     """
 
     def __init__(self, model_or_path: Any, max_length: int = 256, batch_size: int = 64, *, tokenizer: Any = None,
-                 device: str | None = None, precision: str = "fp32"):
+                 device: str | None = None, precision: str = "auto"):
         import torch
 
         if precision not in PRECISIONS:
             raise CrosstaskError(f"encoder precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        self.precision = precision
 
         if isinstance(model_or_path, (str, Path)):
             from crosstask.models.backbone import load_tokenizer
@@ -150,6 +156,7 @@ class MeanPoolEncoder:
         if device is not None:
             self.model.to(device)
         self.device = next(self.model.parameters()).device if device is None else torch.device(device)
+        self.precision = concrete_encoder_precision(precision, self.device.type)
         self.max_length = max_length
         self.batch_size = batch_size
         self._file_fingerprint: str | None = None

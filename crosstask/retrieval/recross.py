@@ -43,8 +43,10 @@ from crosstask.data.t0_tasks import option_sets
 from crosstask.errors import CrosstaskError
 from crosstask.evaluation.targets import evaluate_target
 from crosstask.io import atomic_write_json, read_json
+from crosstask.precision import autocast
 from crosstask.retrieval import adapt as adapt_module
 from crosstask.retrieval.adapt import AdaptConfig, check_kind, load_model
+from crosstask.retrieval.reranker import reranker_device_type
 from crosstask.retrieval.retrievers import RandomRetriever, RetrievedSet
 
 RETRIEVERS = ("random", "bm25", "sbert", "dense")
@@ -77,7 +79,7 @@ class RecrossConfig:
     index_kind: str = "exact"  # exact | hnsw | ivf
     cache_dir: str | None = None  # index cache; default run_dir/index-cache
     encoder: str | None = None  # dense/sbert encoder override (default: upstream encoder / packaged MiniLM)
-    encoder_precision: str = "fp32"  # fp32 | bf16 (autocast) for the dense and sbert index encoders
+    encoder_precision: str = "auto"  # auto | fp32 | bf16 (autocast) for the dense and sbert index encoders
     num_beams: int = 4
     max_new_tokens: int = 64
     max_test: int | None = None  # evaluate on the first max_test test records only
@@ -137,12 +139,9 @@ def build_retriever(config: RecrossConfig, records: list[T0Record], files: Seque
 
 def evaluate_model(model_dir: Path, config: RecrossConfig, target: Target, options) -> Any:
     """TargetResult of the model saved in `model_dir` on the target's test records."""
-    import torch
-
     model, tokenizer = load_model(model_dir, config.model_kind)
     test = list(target.test)[: config.max_test]
-    device = next(model.parameters()).device.type
-    with torch.autocast(device, dtype=torch.bfloat16, enabled=config.adapt.mixed_precision == "bf16"):
+    with autocast(config.adapt.mixed_precision, next(model.parameters()).device.type):
         if config.model_kind == "classifier":
             return evaluate_target(test, options, name=target.name, classifier=model,
                                    classifier_encoder=PromptEncoder(tokenizer, config.adapt.max_length),
@@ -214,12 +213,10 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
         retrieved = retriever.retrieve(queries, min(k, len(records)))
         clock["retrieve"] = time.perf_counter()
         if config.reranker:
-            import torch
-
             from crosstask.retrieval.reranker import load_reranker, rerank
 
             reranker = reranker or load_reranker(config.reranker, config.adapt.max_length)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.adapt.mixed_precision == "bf16"):
+            with autocast(config.adapt.mixed_precision, reranker_device_type(reranker)):
                 retrieved = rerank(reranker, queries, retrieved, records, config.n)
         clock["rerank"] = time.perf_counter()
         atomic_write_json(round_dir / "retrieved.json",

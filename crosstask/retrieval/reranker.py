@@ -182,7 +182,7 @@ def train_reranker(rows: Sequence[dict], base_model: str | Path = "default", out
     if not rows:
         raise CrosstaskError("no reranker training rows")
     torch.manual_seed(seed)
-    model = CrossEncoder(resolve_model(base_model), num_labels=2, max_length=max_length, device="cpu")
+    model = CrossEncoder(resolve_model(base_model), num_labels=2, max_length=max_length)
     loss_fn = CrossEntropyLoss(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     rng = random.Random(seed)
@@ -222,4 +222,10 @@ def load_reranker(path: str | Path, max_length: int | None = None):
     if (Path(path) / MARKER).exists():
         return SharedContextReranker.load(path, max_length)
 
-    return CrossEncoder(str(path), max_length=max_length, device="cpu", local_files_only=True)
+    return CrossEncoder(str(path), max_length=max_length, local_files_only=True)
+
+
+def reranker_device_type(reranker) -> str:
+    """"cpu" / "cuda" / ...: where a loaded reranker (CrossEncoder or shared-context) runs."""
+    module = getattr(reranker, "model", reranker)
+    return next(module.parameters()).device.type

@@ -80,7 +80,7 @@ class SharedContextReranker:
 
 def train_shared_reranker(rows: Sequence[dict], base_model: str | Path = "default",
                           output_dir: str | Path = "reranker", epochs: int = 1, batch_size: int = 4, seed: int = 42,
-                          lr: float = 2e-5, max_length: int = 256, mixed_precision: str = "no") -> Path:
+                          lr: float = 2e-5, max_length: int = 256, mixed_precision: str = "auto") -> Path:
     """Train the shared-context reranker on (query, candidate, label) rows with the crosstask `Trainer`
     (one training row = one candidate with all its queries; `batch_size` candidates per step) and save
     it to `output_dir`."""

@@ -22,6 +22,7 @@ from torch import nn
 
 from crosstask.errors import TrainingError, warn
 from crosstask.io import as_write_error, atomic_save_dir, atomic_write_json
+from crosstask.precision import resolve_precision
 
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
 SaveFn = Callable[[nn.Module, Path], None]
@@ -47,7 +48,7 @@ class TrainingArguments:
     select_metric: str = "exact_match"
     max_steps: int | None = None
     resume: bool = False
-    mixed_precision: str = "no"  # "no" | "bf16" | "fp16"
+    mixed_precision: str = "auto"  # "auto" (bf16 where native, else fp32) | "no" | "bf16" | "fp16"
     log_every: int = 10
     progress: bool = True
     skip_nonfinite: bool = False  # a non-finite loss skips the step (counted) instead of stopping training
@@ -96,14 +97,17 @@ def _one_line(exc: BaseException, limit: int = 160) -> str:
     return text[:limit] + ("…" if len(text) > limit else "")
 
 
-def make_accelerator(mixed_precision: str = "no"):
+def make_accelerator(mixed_precision: str = "auto"):
     """An Accelerator that also runs multi-process on CPU (gloo) under torchrun / accelerate launch:
     accelerate only looks for a CPU process group when told the run is CPU-only. `mixed_precision`
-    "bf16" autocasts matmuls to bfloat16 (fast on GPUs and on CPUs with AMX / AVX512-BF16)."""
+    "auto" is bf16 autocast where bf16 is native (CUDA with bf16, CPUs with AMX / AVX-512-BF16) and
+    fp32 elsewhere (crosstask.precision); "no" is fp32; "bf16" / "fp16" are taken as asked."""
     from accelerate import Accelerator
 
     has_accelerator = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available()) \
         or torch.backends.mps.is_available()
+    device_type = "cuda" if torch.cuda.is_available() else ("cpu" if not has_accelerator else "other")
+    mixed_precision = resolve_precision(mixed_precision, device_type)
     try:
         return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision)
     except ValueError:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# SuperNI round 2 (issue 12): the best classifier setting (w/ GEN, 2 negatives per open-answer positive)
+# over seeds, with the dev set drawn from the *uncapped* training tasks (10 CLS tasks × DEV instances),
+# at INSTANCES training instances per task (the data-scaling curve reuses this script with INSTANCES=12, 24, ...).
+# Resumable (run_step.sh); precision auto (bf16 only where native). Logs and runs: OUT/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source benchmarks/superni_budget.sh
+source benchmarks/run_step.sh
+INSTANCES=${INSTANCES:-6}
+DEV=${DEV:-50}
+BEST="--mix-gen --gen-negatives 2 --negatives 2 --lr 5e-5 --head-lr 1e-3"
+TRAIN=${TRAIN/--max-train-instances 6/--max-train-instances $INSTANCES}
+TRAIN=${TRAIN/--max-dev-instances 20/--max-dev-instances $DEV}
+for seed in ${SEEDS:-42 43 44}; do
+  name=clsgen2_i${INSTANCES}_s$seed
+  run "train_$name" $CT train classifier $TRAIN $BEST --seed "$seed" --output "$OUT/$name"
+  run "eval_$name" $CT evaluate $COMMON --seed "$seed" --classifier "$OUT/$name" --tasks cls --output "$OUT/$name/eval"
+done
