@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from crosstask.errors import CrosstaskError
-from crosstask.evaluation.recross_metrics import RECROSS_NORMALIZATION, metric_definition
+from crosstask.evaluation.recross_metrics import SUPERNI_NORMALIZATION, metric_definition
 from crosstask.io import atomic_write_json, atomic_write_text, read_json
 
 METHODS = ("random", "bm25", "sbert", "dense", "dense_rerank")
@@ -36,6 +36,12 @@ PAPER_TABLE1: dict[str, tuple] = {
     "squad_v2": ("squad_v2", 32.40, (29.86, 5.46), (29.46, 0.84), (30.26, 1.54), (30.58, 1.61)),
     "mean": ("mean", 40.38, (39.13, 2.06), (40.24, 1.61), (43.57, 0.68), (44.53, 0.42)),
 }
+
+
+def normalization(summary: Mapping) -> str:
+    """The run's generation EM / SoftEM normalisation: "recross" (the paper's), or "superni" for a
+    summary written before crosstask adopted it (it does not say)."""
+    return summary.get("softem_normalization", SUPERNI_NORMALIZATION)
 
 
 def headline_metrics(summary: Mapping) -> list[str]:
@@ -63,7 +69,7 @@ def metric_stats(summary: Mapping, metric: str) -> dict:
     targets = summary["targets"]
     intervals = summary.get("ci95", {}).get(metric, {})
     zero = {t: e["zero_shot"][metric] for t, e in targets.items() if metric in e["zero_shot"]}
-    out: dict[str, Any] = {"metric": metric, "definition": metric_definition(metric),
+    out: dict[str, Any] = {"metric": metric, "definition": metric_definition(metric, normalization(summary)),
                            "zero_shot_mean": _mean(zero.values()), "zero_shot": zero, "methods": {}}
     for method in (*METHODS, CEILING):
         runs = {t: e["methods"][method] for t, e in targets.items()
@@ -173,6 +179,9 @@ def records_evaluated(summary: Mapping) -> int | dict | None:
 def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) -> list[str]:
     settings = summary["settings"]
     aggregation = settings.get("aggregation", "fused")
+    head = (settings.get("adapt", {}).get("prompt") or {}).get("input_head")
+    cut = (f"cut in the middle of the passage: its first {head} tokens and its end, the question and options, kept"
+           if head is not None else "OLD run: cut keeping the beginning, so the question at the end could be lost")
     lines = [(f"Data hash {summary['data_hash']}; pool {summary['pool_size']} records; "
               f"N={settings['n']}, |Q|={settings['query_size']}, aggregation {aggregation}"
               f"{' (per-query top ⌈N/|Q|⌉, duplicates kept)' if aggregation == 'concat' else ' (fused, deduplicated)'}; "
@@ -182,8 +191,8 @@ def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) ->
               "within each target; rounds averaged per record)."),
              "", f"Command: `{summary['command']}`", "",
              "Per target: inputs cut = test records whose input was longer than the model's length "
-             f"({settings.get('adapt', {}).get('max_length', '?')} tokens; cut in the middle of the passage, the "
-             "question and options kept); majority option = each template always answers the option most often "
+             f"({settings.get('adapt', {}).get('max_length', '?')} tokens; {cut}); "
+             "majority option = each template always answers the option most often "
              "gold on its test records; uniform option = expected accuracy of a random option (both rank "
              "classification, reference rows only).", "", targets_table(summary)]
     if settings.get("ceiling"):
@@ -206,6 +215,7 @@ def _upstream_entry(summary: Mapping, stats: Mapping, heatmap: str | None, kept:
     return {"model_kind": summary["model_kind"], "model_dir": summary["model_dir"], "data_hash": summary["data_hash"],
             "run_command": summary["command"], "seed": summary["seed"], "settings": summary["settings"],
             "heatmap": heatmap, "summary_file": str(kept), "rounds": rounds_done(summary),
+            "softem_normalization": normalization(summary),
             "test_records": records_evaluated(summary), "baseline_means": baseline_means(summary),
             "baselines": {t: e.get("baselines") for t, e in sorted(summary["targets"].items())},
             "inputs_cut": {t: (e.get("counts") or {}).get("inputs_cut") for t, e in sorted(summary["targets"].items())},
@@ -263,7 +273,7 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
     paper = next((dict(st, model_kind=u["model_kind"]) for u in upstreams for m, st in u["by_metric"].items()
                   if m.startswith("generation/")), None)
     report = {"metric": primary["metric"], "metric_definition": primary["definition"],
-              "softem_normalization": RECROSS_NORMALIZATION,
+              "softem_normalization": normalization(loaded[0]),
               "zero_shot_mean": primary["zero_shot_mean"],
               "majority_baseline_mean": upstreams[0]["baseline_means"]["majority"],
               "uniform_baseline_mean": upstreams[0]["baseline_means"]["uniform"],

@@ -150,6 +150,7 @@ def test_run_writes_rounds_and_summary_and_resumes(env, monkeypatch):
                                         "n": 2}
     assert set(summary["retrieved_tasks"]["random"]["tgt_b"]) <= set(UPSTREAM)
     assert summary["settings"]["aggregation"] == "fused" and summary["pseudo_targets"] == []
+    assert summary["softem_normalization"] == "recross" and summary["settings"]["adapt"]["prompt"]["input_head"] == 32
     tgt_b = summary["targets"]["tgt_b"]  # 6 NLI records, labels cycle entailment / neutral / contradiction
     assert tgt_b["baselines"]["majority"] == pytest.approx(100 / 3, abs=1e-3)
     assert tgt_b["baselines"]["uniform"] == pytest.approx(100 / 3, abs=1e-3)
@@ -250,6 +251,22 @@ def test_report_two_run_roots_one_page(env):
     again = read_json(rebuilt / "recross.json")
     assert again["paper_metric"] == paper and again["methods"] == report["methods"]
     assert (rebuilt / "recross.md").read_text(encoding="utf-8") == table
+
+
+def test_report_labels_runs_made_before_the_paper_metric(env, tmp_path):
+    if not (env["runs"] / "summary.json").exists():
+        assert main(_run_args(env)) == 0
+    summary = _as_generator_run(read_json(env["runs"] / "summary.json"), 0.0)
+    assert summary.pop("softem_normalization") == "recross"
+    assert summary["settings"]["adapt"].pop("prompt")["input_head"] == 32
+    old = tmp_path / "old_summary.json"
+    old.write_text(json.dumps(summary), encoding="utf-8")
+    assert main(["recross", "report", "--runs", str(old), "--out", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report" / "recross.md").read_text(encoding="utf-8")
+    assert "Metric: SoftEM, OLD crosstask definition (not the paper's)" in table
+    assert "OLD run: cut keeping the beginning" in table
+    report = read_json(tmp_path / "report" / "recross.json")
+    assert report["softem_normalization"] == "superni" and report["metric_definition"].startswith("SoftEM, OLD")
 
 
 @pytest.mark.parametrize("sub", [None, "upstream", "distant-supervision", "train-reranker", "run", "report"])

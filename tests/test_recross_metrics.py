@@ -55,3 +55,6 @@ def test_every_recross_metric_has_a_definition():
     assert "articles a/an/the dropped" in metric_definition("generation/soft_exact_match")
     assert "articles kept" in metric_definition("rank/classifier/accuracy")
     assert metric_definition("other/metric") == "other/metric"
+    old = metric_definition("generation/soft_exact_match", "superni")  # runs made before the paper's metric
+    assert old.startswith("SoftEM, OLD crosstask definition") and "articles kept" in old
+    assert metric_definition("rank/generator/accuracy", "superni") == METRIC_DEFINITIONS["rank/generator/accuracy"]

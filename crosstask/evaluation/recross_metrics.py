@@ -42,8 +42,23 @@ METRIC_DEFINITIONS = {
 }
 
 
-def metric_definition(metric: str) -> str:
-    """The definition line of a ReCross metric key (the key itself when unknown)."""
+# Runs made before the paper's metric was adopted (their summaries have no `softem_normalization`).
+SUPERNI_NORMALIZATION = "superni"
+LEGACY_DEFINITIONS = {
+    "generation/soft_exact_match": (
+        "SoftEM, OLD crosstask definition (not the paper's): SuperNI normalisation (lower-case, no punctuation, "
+        "articles kept, whitespace collapsed), one normalised string contains the other, an empty prediction "
+        "matches an empty gold; max over golds, × 100"),
+    "generation/exact_match": (
+        "EM, OLD crosstask definition: SuperNI normalisation (articles kept); max over golds, × 100"),
+}
+
+
+def metric_definition(metric: str, normalization: str = RECROSS_NORMALIZATION) -> str:
+    """The definition line of a ReCross metric key under the run's SoftEM normalisation ("recross",
+    or "superni" for runs made before the paper's metric); the key itself when unknown."""
+    if normalization != RECROSS_NORMALIZATION and metric in LEGACY_DEFINITIONS:
+        return LEGACY_DEFINITIONS[metric]
     return METRIC_DEFINITIONS.get(metric, metric)
 
 
