@@ -294,10 +294,16 @@ def check_sizes(targets: Sequence, pool_size: int, n: int, query_size: int) -> N
 
 
 def check_held_out(upstream_dir: str | Path, pseudo_targets: Sequence[str]) -> None:
-    """Refuse pseudo-targets the upstream model was trained on (its run_config.json's upstream tasks)."""
-    config = Path(upstream_dir) / "run_config.json"
-    trained = set(read_json(config).get("upstream_tasks", [])) if pseudo_targets and config.is_file() else set()
-    seen = sorted(trained & set(pseudo_targets))
+    """Refuse pseudo-targets the upstream model was trained on (the upstream tasks in the run_config.json
+    of `upstream_dir`, or of its parent when it is the run's best/ or final/), or when that is unknown."""
+    if not pseudo_targets:
+        return
+    found = [p / "run_config.json" for p in (Path(upstream_dir), Path(upstream_dir).parent)
+             if (p / "run_config.json").is_file()]
+    if not found:
+        raise CrosstaskError(f"cannot tell which tasks the upstream model in {upstream_dir} was trained on (no "
+                             "run_config.json): pseudo-targets need an upstream run of `crosstask recross upstream`")
+    seen = sorted(set(read_json(found[0]).get("upstream_tasks", [])) & set(pseudo_targets))
     if seen:
         raise CrosstaskError(f"the upstream model in {upstream_dir} was trained on {', '.join(seen)}: a pseudo-target "
                              f"must be held out (crosstask recross upstream --exclude-tasks {','.join(seen)})")

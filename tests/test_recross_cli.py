@@ -359,6 +359,7 @@ def test_pseudo_target_needs_an_upstream_that_held_it_out(env, tmp_path):
             "--n", "8", "--queries", "2", "--output", str(tmp_path / "runs"), "--adapt-max-steps", "1",
             "--max-length", "64"]
     assert main([*args, "--upstream", str(env["upstream"])]) == 2  # trained on topic: refused
+    assert main([*args, "--upstream", str(env["upstream"] / "final")]) == 2  # its model directory too
     assert main([*args, "--upstream", str(held)]) == 0
     summary = read_json(tmp_path / "runs" / "summary.json")
     assert summary["pseudo_targets"] == ["topic"] and summary["upstream_tasks"] == ["sentiment", "qa"]
