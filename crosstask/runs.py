@@ -44,6 +44,12 @@ def holds_run(path: str | Path) -> bool:
             or bool(_checkpoint_dirs(path)))
 
 
+def secondary_process() -> bool:
+    """A process of a torchrun / accelerate launch group other than rank 0: the main process alone checks
+    and writes the run directory (the others would see what it has already written)."""
+    return os.environ.get("RANK", "0") not in ("", "0")
+
+
 def check_run_output(flag: str, output: str | Path, resume: bool, overwrite: bool) -> Path:
     """The command-line check of a training run's --output (before anything is loaded or written)."""
     from crosstask.validation import check_writable_dir
@@ -52,7 +58,7 @@ def check_run_output(flag: str, output: str | Path, resume: bool, overwrite: boo
         raise ValidationError("--resume/--overwrite", "choose one: --resume continues the run in --output, "
                                                       "--overwrite replaces it")
     path = check_writable_dir(flag, output)
-    if holds_run(path) and not resume and not overwrite:
+    if holds_run(path) and not resume and not overwrite and not secondary_process():
         raise ValidationError(flag, f"{path} already holds a run; pass --resume to continue it (same settings) or "
                                     "--overwrite to replace it, or choose another directory")
     return path
@@ -92,7 +98,7 @@ def prepare_run(output: str | Path, meta: Mapping[str, Any], resume: bool, overw
     """Decide what happens to `output` before anything is written: "new", "resume" (same settings as
     its run_config.json) or "overwrite" (the old run is removed, by `start_run`). Raises otherwise."""
     output = Path(output)
-    if not holds_run(output):
+    if secondary_process() or not holds_run(output):
         return "new"
     if overwrite:
         return "overwrite"

@@ -283,12 +283,14 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert main(["recross", "run", "--data", str(make_recross_dir(tmp_path / "ok")), "--target", "nope",
                  "--upstream", str(tmp_path), "--output", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "no such file" in err[0] and "unknown target nope" in err[1]
+    # the upstream directory holds no model: validated (issue 15) before the target is looked up
+    assert len(err) == 2 and "no such file" in err[0] and "--upstream" in err[1] and "no saved model" in err[1]
 
 
 def test_malformed_target_file_exit_code_2(tmp_path):
     data = make_recross_dir(tmp_path / "recross")
     bad = _write(data / "targets" / "tgt_b" / "test-1000.json", [["only an input", ["x"]]])
+    _write(tmp_path / "none" / "crosstask_classifier.json", {})  # classifier-shaped: passes the flag checks, never loads
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "crosstask.cli_recross", "recross", "run", "--data", str(data),
                            "--target", "all", "--retriever", "bm25", "--upstream", str(tmp_path / "none"),
