@@ -132,3 +132,18 @@ def test_valid_model_kinds_pass_validation(saved_models):
     assert model_kind(saved_models["bert"]) == "backbone"
     assert check_model_dir("--classifier", saved_models["cls_run"], ("classifier",)) == (
         saved_models["cls_run"] / "best", "classifier")
+
+
+def test_unwritable_json_output_is_a_clear_message_even_for_root(tmp_path, capsys):
+    """/sys refuses new files for every user: the write fails, the message has no errno number."""
+    target = Path("/sys/crosstask-forbidden.json")
+    try:
+        target.write_text("{}")
+    except OSError:
+        pass
+    else:  # pragma: no cover - a writable /sys
+        target.unlink()
+        pytest.skip("/sys is writable here")
+    code, out, err = run_cli(capsys, ["baselines", "--demo", "--json", target])
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().startswith(f"crosstask: error: cannot write {target}: ") and "Errno" not in err
