@@ -20,7 +20,6 @@ import hashlib
 import json
 import platform
 import random
-import shutil
 import sys
 import time
 from collections import defaultdict
@@ -36,7 +35,7 @@ from crosstask.data.records import T0Record
 from crosstask.data.t0 import (TARGET_FILES, UpstreamPool, load_pseudo_target, load_target, load_upstream_pool,
                                read_task_lists, target_names)
 from crosstask.errors import CrosstaskError
-from crosstask.io import atomic_write_json, read_json
+from crosstask.io import atomic_write_json, atomic_write_text, read_json
 from crosstask.evaluation.recross_metrics import RECROSS_NORMALIZATION
 from crosstask.recross_report import CEILING, METHODS, recross_report  # noqa: F401 (re-exported)
 from crosstask.recross_stats import example_key, paired_bootstrap_ci, rank_baselines
@@ -197,7 +196,7 @@ def _zero_shot(config, target, model_dir: Path, target_root: Path, run_dir: Path
     if not (run_dir / "zero-shot" / "metrics.json").exists():
         for name in ("predictions.json", "metrics.json"):  # metrics last: marks the copy complete
             (run_dir / "zero-shot").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shared / name, run_dir / "zero-shot" / name)
+            atomic_write_text(run_dir / "zero-shot" / name, (shared / name).read_text(encoding="utf-8"))
     return zero
 
 
