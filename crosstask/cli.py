@@ -234,7 +234,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
             continue
         print(f"training the {kind} on the demo training tasks ...")
         pipeline.train(kind, data, config, training)
-    report = pipeline.evaluate(data, out / "eval", str(out / "classifier"), str(out / "generator"),
+    # the generator's final export: its dev EM on the 2 held-out demo tasks (whose labels it never saw) is 0
+    # at every epoch, so best/ would just be the first, least-trained checkpoint
+    report = pipeline.evaluate(data, out / "eval", str(out / "classifier"), str(out / "generator" / "final"),
                                pipeline.EvalOptions(max_length=128, max_new_tokens=16, n_best=4))
     print(results_markdown(report))
     plot = plot_em({"demo": out / "eval" / "metrics.json"}, out / "em.png")

@@ -289,3 +289,17 @@ def test_unilm_adapts_with_label_smoothing(overfit, tmp_path):
         nll = -logp.gather(-1, batch["labels"].clamp(min=0).unsqueeze(-1)).squeeze(-1)[mask].mean()
         uniform = -logp.mean(-1)[mask].mean()
         assert token_nll(adapted, batch, 0.1).item() == pytest.approx((0.9 * nll + 0.1 * uniform).item(), rel=1e-4)
+
+
+def test_generator_arch_flag_reaches_the_commands():
+    from crosstask.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "generator", "--output", "x"]).generator_arch is None  # default: by backbone
+    assert parser.parse_args(["train", "generator", "--output", "x", "--generator-arch", "bert2bert"]).generator_arch \
+        == "bert2bert"
+    assert parser.parse_args(["demo", "--generator-arch", "unilm"]).generator_arch == "unilm"
+    assert parser.parse_args(["recross", "upstream", "--kind", "generator", "--output", "x",
+                              "--generator-arch", "seq2seq"]).generator_arch == "seq2seq"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "generator", "--output", "x", "--generator-arch", "gpt"])
