@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -374,12 +375,24 @@ def _quiet_libraries() -> None:
         pass
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at emit time (not the one of the first `main()` call), so
+    in-process callers that swap stderr (tests, notebooks) never see a closed stream."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it; the property ignores that
+        pass
+
+
 def _show_crosstask_log() -> None:
     """crosstask's own log lines (e.g. which precision `auto` chose) on stderr, once per process."""
-    import logging
     logger = logging.getLogger("crosstask")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
+    if not any(isinstance(h, _CurrentStderrHandler) for h in logger.handlers):
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("crosstask: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -97,3 +97,22 @@ def test_cpu_features_fall_back_to_cpuinfo_flags(monkeypatch):
     monkeypatch.setattr(precision, "_cpu_flags", lambda: {"avx2", "avx512_bf16"})
     assert precision.cpu_features() | {"cpu_capability": None} == {
         "cpu_capability": None, "amx": False, "avx512_bf16": True, "fast_bf16": True}
+
+
+def test_cli_log_lines_go_to_the_current_stderr():
+    """The CLI's log handler follows sys.stderr: a second in-process call with another (or a closed
+    first) stream still gets its line, and no 'Logging error' traceback."""
+    import contextlib
+    import io
+
+    from crosstask.cli import _show_crosstask_log
+
+    first, second = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(first):
+        _show_crosstask_log()
+        logging.getLogger("crosstask").info("one")
+    first.close()
+    with contextlib.redirect_stderr(second):
+        _show_crosstask_log()
+        logging.getLogger("crosstask").info("two")
+    assert second.getvalue() == "crosstask: two\n"
