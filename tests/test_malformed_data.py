@@ -20,16 +20,7 @@ from crosstask.evaluation.metrics import lcs_length, normalize_answer, rouge_l
 from crosstask.io import atomic_save_dir, atomic_write_json
 
 from fault_helpers import assert_one_line_error, expect_refused, run_cli, saved_models, snapshot, write_json  # noqa: F401
-from test_malformed import valid_task
-
-
-def superni(root: Path, tasks: dict[str, dict], train: list[str], test: list[str]) -> Path:
-    for name, raw in tasks.items():
-        write_json(root / "tasks" / f"{name}.json", raw)
-    (root / "tasks").mkdir(parents=True, exist_ok=True)
-    write_json(root / "splits" / "default" / "train_tasks.txt", "".join(f"{n}\n" for n in train))
-    write_json(root / "splits" / "default" / "test_tasks.txt", "".join(f"{n}\n" for n in test))
-    return root
+from test_malformed import _superni_dir as superni_dir, valid_task
 
 
 # --- split entries, ids, empty tasks, empty splits, empty labels -----------------------------------------------
@@ -37,7 +28,7 @@ def superni(root: Path, tasks: dict[str, dict], train: list[str], test: list[str
 
 @pytest.mark.parametrize("entry", ["../../etc/passwd", "../secret", "tasks/task001_a", "/etc/passwd", ".hidden"])
 def test_split_entry_that_is_not_a_task_name_is_an_error(tmp_path, capsys, entry):
-    root = superni(tmp_path / "superni", {"task001_a": valid_task()}, ["task001_a"], ["task001_a", entry])
+    root = superni_dir(tmp_path, {"task001_a": valid_task()}, ["task001_a"], ["task001_a", entry])
     write_json(tmp_path / "secret.json", valid_task())  # what "../secret" would have read
     split_file = root / "splits" / "default" / "test_tasks.txt"
     with pytest.raises(DataFormatError) as info:
@@ -56,14 +47,14 @@ def test_t0_split_entry_that_is_a_path_is_an_error(tmp_path):
 def test_duplicate_instance_ids_are_an_error(tmp_path, capsys):
     raw = valid_task()
     raw["Instances"].append({"id": "t-0", "input": "again", "output": ["Yes"]})
-    root = superni(tmp_path / "superni", {"task001_a": raw}, [], ["task001_a"])
+    root = superni_dir(tmp_path, {"task001_a": raw}, [], ["task001_a"])
     expect_refused(capsys, ["baselines", "--data", root], tmp_path, "task001_a.json", "'Instances[2].id'",
                    "duplicate id 't-0'")
 
 
 def test_task_without_instances_is_skipped_with_a_warning(tmp_path, capsys):
     empty = {**valid_task(), "Instances": []}
-    root = superni(tmp_path / "superni", {"task001_a": valid_task(), "task002_empty": empty}, [],
+    root = superni_dir(tmp_path, {"task001_a": valid_task(), "task002_empty": empty}, [],
                    ["task001_a", "task002_empty"])
     split = load_split(root, "test")
     assert [t.name for t in split.tasks] == ["task001_a"] and split.empty == ["task002_empty"]
@@ -74,7 +65,7 @@ def test_task_without_instances_is_skipped_with_a_warning(tmp_path, capsys):
 
 @pytest.mark.parametrize("test_list", [[], ["task404_gone"]], ids=["empty-split", "all-missing"])
 def test_no_test_tasks_is_an_error_not_a_score_over_zero(tmp_path, capsys, test_list):
-    root = superni(tmp_path / "superni", {"task001_a": valid_task()}, ["task001_a"], test_list)
+    root = superni_dir(tmp_path, {"task001_a": valid_task()}, ["task001_a"], test_list)
     expect_refused(capsys, ["baselines", "--data", root], tmp_path, "no CLS test tasks")
 
 
@@ -84,7 +75,7 @@ def test_evaluate_without_cls_test_tasks_is_an_error_before_any_model_loads(tmp_
 
     monkeypatch.setattr(pipeline, "_classifier_predictions", lambda *a: pytest.fail("a model was loaded"))
     title = {**valid_task(), "Categories": ["Title Generation"]}
-    root = superni(tmp_path / "superni", {"task001_a": valid_task(), "task002_title": title}, ["task001_a"],
+    root = superni_dir(tmp_path, {"task001_a": valid_task(), "task002_title": title}, ["task001_a"],
                    ["task002_title"])
     expect_refused(capsys, ["evaluate", "--data", root, "--classifier", saved_models["classifier"],
                             "--output", tmp_path / "E", "--mixed-precision", "no"], tmp_path, "no CLS test tasks")
