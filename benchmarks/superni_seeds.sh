@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SuperNI round 2 (issue 12): the best classifier setting (w/ GEN, 2 negatives per open-answer positive)
-# over seeds, with the dev set drawn from the *uncapped* training tasks (10 CLS tasks × DEV instances),
-# at INSTANCES training instances per task (the data-scaling curve reuses this script with INSTANCES=12, 24, ...).
-# Resumable (run_step.sh); precision auto (bf16 only where native). Logs and runs: OUT/.
+# and the UniLM generator (w/o and w/ GEN) over seeds, with the dev set drawn from the *uncapped* training
+# tasks (10 CLS tasks × DEV instances), at INSTANCES training instances per task (the data-scaling curve
+# reuses this script with INSTANCES=12, 24, ...). SEEDS: classifier seeds; GEN_SEEDS: generator seeds
+# (GEN_MIX="nogen gen" by default). Resumable (run_step.sh); precision auto (bf16 only where native).
+# Logs and runs: OUT/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/superni_budget.sh
@@ -12,8 +14,17 @@ DEV=${DEV:-50}
 BEST="--mix-gen --gen-negatives 2 --negatives 2 --lr 5e-5 --head-lr 1e-3"
 TRAIN=${TRAIN/--max-train-instances 6/--max-train-instances $INSTANCES}
 TRAIN=${TRAIN/--max-dev-instances 20/--max-dev-instances $DEV}
-for seed in ${SEEDS:-42 43 44}; do
+for seed in ${SEEDS-42 43 44}; do
   name=clsgen2_i${INSTANCES}_s$seed
   run "train_$name" $CT train classifier $TRAIN $BEST --seed "$seed" --output "$OUT/$name"
   run "eval_$name" $CT evaluate $COMMON --seed "$seed" --classifier "$OUT/$name" --tasks cls --output "$OUT/$name/eval"
+done
+for seed in ${GEN_SEEDS-}; do
+  for mix in ${GEN_MIX:-nogen gen}; do
+    name=unilm_${mix}_i${INSTANCES}_s$seed; flags=""; [ "$mix" = gen ] && flags="--mix-gen"
+    run "train_$name" $CT train generator $TRAIN $flags --generator-arch unilm --lr 1e-4 --max-target-length 32 \
+      --seed "$seed" --output "$OUT/$name"
+    run "eval_$name" $CT evaluate $COMMON --seed "$seed" --generator "$OUT/$name" --max-target-length 32 --tasks cls \
+      --output "$OUT/$name/eval"
+  done
 done
