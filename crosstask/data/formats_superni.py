@@ -25,7 +25,7 @@ from crosstask.data.formats_rows import Row, require, split_of, string_list
 from crosstask.data.records import Example, Instance, Task
 from crosstask.data.superni import SuperNISplit, check_task_name
 from crosstask.data.tasktype import dedupe_labels
-from crosstask.evaluation.metrics import normalize_answer
+from crosstask.data.text import normalize_answer
 
 DEFAULT_CATEGORY = "Misc."
 LABEL_SPACE_CATEGORY = "Text Categorization"
