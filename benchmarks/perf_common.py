@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from crosstask.io import atomic_write_json, read_json
-from crosstask.precision import machine_info
+from crosstask.core.io import atomic_write_json, read_json
+from crosstask.core.precision import machine_info
 
 RESULTS = Path("docs/results/performance.json")
 

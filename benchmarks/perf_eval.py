@@ -14,7 +14,7 @@ from pathlib import Path
 
 from perf_common import save_section
 
-from crosstask.precision import autocast, resolve_precision
+from crosstask.core.precision import autocast, resolve_precision
 
 PRECISION = "auto"  # bf16 autocast where the CPU has it natively (AMX / AVX-512-BF16), else fp32
 
@@ -24,7 +24,7 @@ def timed_predictions(model_path: Path, tasks, max_length: int, batch_size: int)
     from crosstask.evaluation.classifier import predict_candidates
     from crosstask.models.backbone import load_tokenizer
     from crosstask.models.classifier import EncoderClassifier
-    from crosstask.pipeline import model_dir
+    from crosstask.experiments.superni import model_dir
 
     path = model_dir(model_path)
     model = EncoderClassifier.from_pretrained(path).eval()
@@ -37,7 +37,7 @@ def timed_predictions(model_path: Path, tasks, max_length: int, batch_size: int)
 
 
 def full_em(run: Path) -> float:
-    from crosstask.io import read_json
+    from crosstask.core.io import read_json
 
     return read_json(run / "eval" / "metrics.json")["metrics"]["cls/classifier"]["overall"]["exact_match"]
 

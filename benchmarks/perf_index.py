@@ -34,14 +34,14 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from crosstask.data.t0 import load_target
-    from crosstask.recross_pipeline import capped_pool
+    from crosstask.data.t0 import load_upstream_pool as capped_pool
     from crosstask.retrieval.encoders import (
         MeanPoolEncoder,
         SentenceEncoder,
         l2_normalise,
     )
     from crosstask.retrieval.index import DenseIndex, IndexCache, recall_at_k
-    from crosstask.retrieval.recross import sample_queries
+    from crosstask.experiments.recross_round import sample_queries
     from crosstask.retrieval.retrievers import DenseRetriever
 
     pool = capped_pool(args.data, args.per_task)

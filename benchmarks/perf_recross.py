@@ -14,7 +14,7 @@ from pathlib import Path
 
 from perf_common import save_section
 
-from crosstask.io import read_json
+from crosstask.core.io import read_json
 
 
 def main() -> None:

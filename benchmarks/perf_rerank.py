@@ -14,7 +14,7 @@ from pathlib import Path
 
 from perf_common import save_section
 
-from crosstask.precision import autocast
+from crosstask.core.precision import autocast
 
 
 def main() -> None:
@@ -28,12 +28,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from crosstask.data.t0 import load_target
-    from crosstask.io import read_jsonl
-    from crosstask.recross_pipeline import capped_pool
-    from crosstask.retrieval.recross import sample_queries
+    from crosstask.core.io import read_jsonl
+    from crosstask.data.t0 import load_upstream_pool as capped_pool
+    from crosstask.experiments.recross_round import sample_queries
     from crosstask.retrieval.reranker import load_reranker, rerank
     from crosstask.retrieval.retrievers import BM25Retriever
-    from crosstask.retrieval.shared_reranker import train_shared_reranker
+    from crosstask.training.reranker import train_shared_reranker
 
     run = Path(args.run)
     shared_dir = run / "reranker_shared"

@@ -10,9 +10,9 @@ import argparse
 import statistics
 from pathlib import Path
 
-from crosstask.io import atomic_write_json, atomic_write_text, read_json
+from crosstask.core.io import atomic_write_json, atomic_write_text, read_json
 from crosstask.reporting.plots import SEED_T5_EM, plot_em, plot_pair_counts
-from crosstask.reporting.tables import markdown_table
+from crosstask.evaluation.tables import markdown_table
 
 SETTINGS = {  # run name -> (model, mixing, seed)
     "cls_nogen_s42": ("classifier", "w/o GEN", 42), "cls_nogen_s43": ("classifier", "w/o GEN", 43),

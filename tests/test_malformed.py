@@ -11,7 +11,7 @@ import pytest
 from crosstask.data import superni, t0
 from crosstask.data.superni import cap_instances, load_split, load_task
 from crosstask.data.t0 import load_records, read_task_lists
-from crosstask.errors import CrosstaskError, DataFormatError
+from crosstask.core.errors import CrosstaskError, DataFormatError
 
 
 def valid_task() -> dict:
@@ -285,7 +285,7 @@ def test_public_loaders_are_the_documented_ones():
 
 def test_non_utf8_file_names_file(tmp_path):
     from crosstask.data.superni import load_task
-    from crosstask.errors import DataFormatError
+    from crosstask.core.errors import DataFormatError
     bad = tmp_path / "task_bad.json"
     bad.write_bytes(b'{"Definition": ["\xff"]}')
     with pytest.raises(DataFormatError) as info:
@@ -296,7 +296,7 @@ def test_non_utf8_file_names_file(tmp_path):
 def test_t0_record_with_no_outputs_is_rejected(tmp_path):
     import json
     from crosstask.data.t0 import load_records
-    from crosstask.errors import DataFormatError
+    from crosstask.core.errors import DataFormatError
     bad = tmp_path / "pool.json"
     bad.write_text(json.dumps([["x", ["y"], "a|b|c|#0"], ["x", [], "a|b|c|#1"]]))
     with pytest.raises(DataFormatError) as info:

@@ -124,7 +124,7 @@ def test_os_error_during_work_is_described_without_errno(tmp_path, capsys, monke
 
 
 def test_valid_model_kinds_pass_validation(saved_models):
-    from crosstask.validation import check_model_dir, model_kind
+    from crosstask.models.kinds import check_model_dir, model_kind
 
     assert model_kind(saved_models["classifier"]) == "classifier"
     assert model_kind(saved_models["generator"]) == "generator"

@@ -15,9 +15,9 @@ import pytest
 from crosstask.data.superni import load_split
 from crosstask.data.t0 import read_task_lists
 from crosstask.data.tasktype import LabelSpaceMode, dedupe_labels, type_task
-from crosstask.errors import DataFormatError, WriteError
+from crosstask.core.errors import DataFormatError, WriteError
 from crosstask.evaluation.metrics import lcs_length, normalize_answer, rouge_l
-from crosstask.io import atomic_save_dir, atomic_write_json
+from crosstask.core.io import atomic_save_dir, atomic_write_json
 
 from fault_helpers import assert_one_line_error, expect_refused, run_cli, saved_models, snapshot, write_json  # noqa: F401
 from test_malformed import _superni_dir as superni_dir, valid_task
@@ -71,7 +71,7 @@ def test_no_test_tasks_is_an_error_not_a_score_over_zero(tmp_path, capsys, test_
 
 def test_evaluate_without_cls_test_tasks_is_an_error_before_any_model_loads(tmp_path, capsys, saved_models,
                                                                             monkeypatch):
-    from crosstask import pipeline
+    from crosstask.experiments import superni as pipeline
 
     monkeypatch.setattr(pipeline, "_classifier_predictions", lambda *a: pytest.fail("a model was loaded"))
     title = {**valid_task(), "Categories": ["Title Generation"]}
@@ -136,7 +136,7 @@ def _full_disk(*args, **kwargs):
 
 
 def test_disk_full_write_keeps_the_previous_file(tmp_path, monkeypatch):
-    from crosstask import io
+    from crosstask.core import io
 
     path = atomic_write_json(tmp_path / "metrics.json", {"old": 1})
     monkeypatch.setattr(io.os, "fsync", _full_disk)
@@ -147,7 +147,7 @@ def test_disk_full_write_keeps_the_previous_file(tmp_path, monkeypatch):
 
 
 def test_disk_full_json_output_of_a_command(tmp_path, capsys, monkeypatch):
-    from crosstask import io
+    from crosstask.core import io
 
     write_json(tmp_path / "baselines.json", {"earlier": True})
     monkeypatch.setattr(io.os, "fsync", _full_disk)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crosstask.runs import run_lock
+from crosstask.core.runs import run_lock
 from crosstask.training import classifier as classifier_training
 from crosstask.training import trainer as trainer_module
 

@@ -5,7 +5,7 @@ import logging
 import pytest
 import torch
 
-from crosstask import precision
+from crosstask.core import precision
 from crosstask.cli import build_parser
 
 SLOW_CPU = {"cpu_capability": "AVX2", "amx": False, "avx512_bf16": False, "fast_bf16": False}

@@ -12,15 +12,19 @@ import torch
 
 from crosstask.data.records import T0Record
 from crosstask.data.t0 import Target, UpstreamPool
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 from crosstask.evaluation import targets as targets_module
-from crosstask.io import read_json, read_jsonl
-from crosstask.retrieval import adapt as adapt_module
-from crosstask.retrieval import recross, reranker
-from crosstask.retrieval.adapt import (AdaptConfig, adapt_classifier, adapt_generator, heldout_loss, load_model,
+from crosstask.core.io import read_json, read_jsonl
+from crosstask.training import adapt as adapt_module
+from crosstask.experiments import recross_round as recross
+from crosstask.retrieval import reranker
+from crosstask.training.adapt import (AdaptConfig, adapt_classifier, adapt_generator, heldout_loss, load_model,
                                       token_nll)
-from crosstask.retrieval.recross import RecrossConfig, retrieved_task_distribution, run_recross, sample_queries
-from crosstask.retrieval.reranker import build_distant_supervision, pair_scores, rerank, train_reranker
+from crosstask.experiments.recross_round import RecrossConfig, retrieved_task_distribution, run_recross, sample_queries
+from crosstask.experiments import distant_supervision
+from crosstask.experiments.distant_supervision import build_distant_supervision
+from crosstask.retrieval.reranker import pair_scores, rerank
+from crosstask.training.reranker import train_reranker
 from crosstask.retrieval.retrievers import BM25Retriever, RetrievedItem, RetrievedSet
 from crosstask.reporting.heatmap import plot_retrieval_heatmap
 
@@ -186,7 +190,7 @@ def test_distant_supervision_rows(env, tmp_path, monkeypatch):
     assert all(by_uid[r["candidate_uid"]].task != "nli" for r in rows)  # candidates come from the other tasks
     assert max(r["delta"] for r in rows if r["label"]) <= min(r["delta"] for r in rows if not r["label"])
     assert len({r["query"] for r in rows}) == 2 and read_jsonl(tmp_path / "ds.jsonl") == rows
-    monkeypatch.setattr(reranker, "fine_tune", lambda *a, **k: pytest.fail("a finished query set was recomputed"))
+    monkeypatch.setattr(distant_supervision, "fine_tune", lambda *a, **k: pytest.fail("a finished query set was recomputed"))
     assert build_distant_supervision(pool, env["upstream"], **kwargs) == rows
 
 

@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crosstask.cli_recross import main, register
+from crosstask.cli import main
+from crosstask.cli.recross import register
 from crosstask.data.t0 import load_records
 from crosstask.data.t0_tasks import t0_typed_tasks
-from crosstask.io import read_json
-from crosstask.recross_pipeline import METHODS, capped_pool
-from crosstask.retrieval import adapt as adapt_module
-from crosstask.retrieval import recross
+from crosstask.core.io import read_json
+from crosstask.data.t0 import load_upstream_pool as capped_pool
+from crosstask.experiments.recross import METHODS
+from crosstask.training import adapt as adapt_module
+from crosstask.experiments import recross_round as recross
 from crosstask.training.pairs import PairConfig, build_pairs, pair_counts
 
 from tiny_models import tiny_bert
@@ -292,7 +294,7 @@ def test_malformed_target_file_exit_code_2(tmp_path):
     bad = _write(data / "targets" / "tgt_b" / "test-1000.json", [["only an input", ["x"]]])
     _write(tmp_path / "none" / "crosstask_classifier.json", {})  # classifier-shaped: passes the flag checks, never loads
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "crosstask.cli_recross", "recross", "run", "--data", str(data),
+    done = subprocess.run([sys.executable, "-m", "crosstask", "recross", "run", "--data", str(data),
                            "--target", "all", "--retriever", "bm25", "--upstream", str(tmp_path / "none"),
                            "--output", str(tmp_path / "runs")], capture_output=True, text=True, env=env,
                           cwd=REPO_ROOT, timeout=120, check=False)

@@ -6,7 +6,7 @@ import pytest
 
 from crosstask.data.records import T0Record
 from crosstask.data.t0 import split_pseudo_target
-from crosstask.recross_stats import example_key, paired_bootstrap_ci, rank_baselines
+from crosstask.evaluation.stats import example_key, paired_bootstrap_ci, rank_baselines
 
 
 def rec(template, index, *outputs, dataset="ds", split="validation"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from crosstask.data.records import T0Record
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 from crosstask.retrieval.aggregate import (
     QueryHit,
     concat_per_query,

@@ -15,7 +15,7 @@ from crosstask.data.prompts import (
     candidate_segments,
     classifier_context_segments,
 )
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 from crosstask.evaluation.classifier import score_pairs
 from crosstask.models.backbone import load_tokenizer
 from crosstask.models.classifier import (

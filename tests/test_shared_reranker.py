@@ -8,18 +8,14 @@ import pytest
 import torch
 from tiny_models import tiny_bert, tiny_t5
 
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 from crosstask.models.backbone import load_tokenizer
 from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
 from crosstask.models.shared_context import ScoringInstance, score_pairs_same_mask
 from crosstask.retrieval.reranker import load_reranker, rerank
 from crosstask.retrieval.retrievers import RetrievedItem, RetrievedSet
-from crosstask.retrieval.shared_reranker import (
-    MARKER,
-    SharedContextReranker,
-    candidate_context,
-    train_shared_reranker,
-)
+from crosstask.models.shared_reranker import MARKER, SharedContextReranker, candidate_context
+from crosstask.training.reranker import train_shared_reranker
 
 CANDIDATES = ["The movie was great, I loved every minute of it.", "Paris is the capital of France.",
               "A cat sat on the mat while the rain fell outside the old wooden house."]
@@ -80,7 +76,7 @@ def test_backbone_without_custom_masks_is_refused(tmp_path):
 
 def test_cli_trains_the_shared_context_reranker(bert_dir, tmp_path, capsys):
     from crosstask.cli import main
-    from crosstask.io import atomic_write_jsonl
+    from crosstask.core.io import atomic_write_jsonl
 
     rows = tmp_path / "ds.jsonl"
     atomic_write_jsonl(rows, [{"query": q, "candidate": c, "label": k % 2} for k, c in enumerate(CANDIDATES)

@@ -6,11 +6,12 @@ import json
 import pytest
 import torch
 
-from crosstask import pipeline
+from crosstask.experiments import superni as pipeline
 from crosstask.data.benchmark import DataConfig, load_superni_data
 from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
 from crosstask.models.generator import GeneratorConfig
 from crosstask.training import classifier as classifier_training
+from crosstask.evaluation.classifier import dev_evaluator
 from crosstask.training.classifier import ClassifierTrainingConfig, train_classifier
 from crosstask.training.generator import GeneratorTrainingConfig
 from crosstask.training.pairs import PairConfig
@@ -39,10 +40,10 @@ def test_head_learning_rate_reaches_the_optimizer(models, tmp_path):
     data = load_superni_data(DATA)
     args = TrainingArguments(str(tmp_path), lr=1e-4, head_lr=3e-3, scheduler="constant", max_steps=1, progress=False)
     result = train_classifier(data.train, ClassifierTrainingConfig(ClassifierConfig(models["bert"])), args)
-    groups = {g["name"]: g for g in result["trainer"].optimizer.param_groups}
+    groups = {g["name"]: g for g in result.param_groups}
     assert groups["head"]["lr"] == 3e-3 and groups["head_no_decay"]["lr"] == 3e-3
     assert groups["encoder"]["lr"] == 1e-4
-    model = result["trainer"].accelerator.unwrap_model(result["trainer"].model)
+    model = result.model
     head_ids = {id(p) for p in model.head.parameters()}
     assert head_ids == {id(p) for g in ("head", "head_no_decay") for p in groups[g]["params"]}
 
@@ -106,7 +107,7 @@ def _train_resumable(models, output, resume=False):
     args = TrainingArguments(str(output), epochs=2, batch_size=8, save_every=3, lr=5e-4, log_every=1, resume=resume,
                              progress=False)
     config = ClassifierTrainingConfig(ClassifierConfig(models["bert"], dropout=0.1), PairConfig(negatives=1))
-    return train_classifier(data.train, config, args, dev_tasks=data.dev)
+    return train_classifier(data.train, config, args, dev_eval=dev_evaluator(data.dev, config.prompt))
 
 
 def test_resume_after_interruption_matches_uninterrupted_run(models, tmp_path, monkeypatch):
@@ -127,12 +128,12 @@ def test_resume_after_interruption_matches_uninterrupted_run(models, tmp_path, m
     saved = sorted(int(p.name.split("-")[1]) for p in (tmp_path / "cut").glob("checkpoint-*"))
     assert saved and saved[-1] < 8 and len(saved) <= 2  # died in step 8; at most keep_checkpoints kept
     resumed = _train_resumable(models, tmp_path / "cut", resume=True)
-    assert resumed["steps"] == full["steps"] > 8
+    assert resumed.steps == full.steps > 8
     # the resumed run restores the log up to its checkpoint, then must reproduce every later step
-    losses = lambda r: [(e["step"], e["loss"]) for e in r["log"] if "loss" in e]
+    losses = lambda r: [(e["step"], e["loss"]) for e in r.log if "loss" in e]
     assert [s for s, _ in losses(resumed)] == [s for s, _ in losses(full)]
     assert [l for _, l in losses(resumed)] == pytest.approx([l for _, l in losses(full)], rel=1e-5)
-    assert resumed["best_dev"] == full["best_dev"]
+    assert resumed.best_dev == full.best_dev
     a = EncoderClassifier.from_pretrained(tmp_path / "full" / "final").head.weight
     b = EncoderClassifier.from_pretrained(tmp_path / "cut" / "final").head.weight
     assert torch.allclose(a, b, atol=1e-6)
@@ -144,12 +145,12 @@ def test_keep_no_checkpoints_writes_only_the_final_model(models, tmp_path):
                              progress=False)
     config = ClassifierTrainingConfig(ClassifierConfig(models["bert"]), PairConfig(negatives=1))
     summary = train_classifier(data.train, config, args)
-    assert summary["steps"] > 3 and not list(tmp_path.glob("checkpoint-*"))
+    assert summary.steps > 3 and not list(tmp_path.glob("checkpoint-*"))
     assert (tmp_path / "final" / "classifier_head.safetensors").is_file() and (tmp_path / "trainer_state.json").is_file()
 
 
 def test_shared_context_classifier_trains_and_evaluates(models, tmp_path):
-    from crosstask.errors import CrosstaskError
+    from crosstask.core.errors import CrosstaskError
 
     args = TrainingArguments(str(tmp_path / "run"), batch_size=4, max_steps=3, lr=1e-3, progress=False)
     config = ClassifierTrainingConfig(ClassifierConfig(models["bert"], dropout=0.0, shared_context=True),

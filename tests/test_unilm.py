@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 from crosstask.models.backbone import resolve_model
 from crosstask.models.generator import (encode_target, generate, generator_arch, load_generator, rank_candidates,
                                         save_generator, seq2seq_collate, sequence_log_likelihoods)
@@ -244,7 +244,7 @@ def test_transform_head_option_adds_only_the_mlm_transform(bert_dir):
 
 
 def test_unilm_trains_and_evaluates_through_the_pipeline(bert_dir, tmp_path):
-    from crosstask import pipeline
+    from crosstask.experiments import superni as pipeline
     from crosstask.data.benchmark import DataConfig
     from crosstask.models.generator import GeneratorConfig
     from crosstask.training.generator import GeneratorTrainingConfig
@@ -269,7 +269,7 @@ def test_unilm_trains_and_evaluates_through_the_pipeline(bert_dir, tmp_path):
 
 def test_unilm_adapts_with_label_smoothing(overfit, tmp_path):
     from crosstask.data.records import T0Record
-    from crosstask.retrieval.adapt import AdaptConfig, adapt_generator, heldout_loss, load_model, token_nll
+    from crosstask.training.adapt import AdaptConfig, adapt_generator, heldout_loss, load_model, token_nll
 
     model, tokenizer = overfit
     save_generator(model, tokenizer, tmp_path / "up")

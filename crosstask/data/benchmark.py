@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crosstask.core.provenance import files_hash
 from crosstask.data.superni import cap_instances, load_split
 from crosstask.data.tasktype import LabelSpaceMode, TaskTypeRule, TypedTask, type_task
 
@@ -46,11 +46,7 @@ class SuperNIData:
 
 def fingerprint_tasks(tasks) -> str:
     """Hash of the tasks' names and file bytes, independent of their order."""
-    digest = hashlib.sha256()
-    for typed in sorted(tasks, key=lambda t: t.name):
-        digest.update(typed.name.encode())
-        digest.update(Path(typed.task.source_path).read_bytes())
-    return digest.hexdigest()[:16]
+    return files_hash((t.name, t.task.source_path) for t in sorted(tasks, key=lambda t: t.name))
 
 
 def _english(typed: TypedTask) -> bool:
@@ -88,3 +84,9 @@ def _capped(typed: TypedTask, split: str, n: int | None, seed: int) -> TypedTask
     return replace(typed, task=cap_instances(typed.task, split, n, seed))
 
 
+
+
+def load_superni(data: str | Path | None = None, **options) -> SuperNIData:
+    """SuperNI train / dev / test typed tasks: `data` a SuperNI folder or data root (None: $CROSSTASK_DATA, else
+    ../shared/data), or `demo=True` for the generated demo benchmark; `options` are `DataConfig` fields."""
+    return load_superni_data(DataConfig(data=None if data is None else str(data), **options))

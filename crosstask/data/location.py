@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from crosstask.errors import DataNotFoundError
+from crosstask.core.errors import DataNotFoundError
 
 ENV_VAR = "CROSSTASK_DATA"
 _REPO_ROOT = Path(__file__).resolve().parents[2]

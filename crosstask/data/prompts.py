@@ -17,7 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from typing import TYPE_CHECKING
+
 from crosstask.data.records import Example
+
+if TYPE_CHECKING:
+    from crosstask.data.tasktype import TypedTask
 
 
 @dataclass(frozen=True)
@@ -184,3 +189,16 @@ def _join(prefix, suffix, pieces: list[list[int]], truncatable: list[bool], max_
         body = [i for p, can in zip(pieces, truncatable) if not can for i in p]
         return [*prefix, *body[-budget:], *suffix]
     return [*prefix, *(i for piece, n, k in zip(pieces, lengths, heads) for i in cut_piece(piece, n, k)), *suffix]
+
+
+def pair_segments(task: TypedTask, text: str, candidate: str, prompt: PromptConfig) -> list[Segment]:
+    """The classifier pair of a SuperNI-style task: context (definition, demonstrations, input), then the candidate."""
+    t = task.task
+    return classifier_context_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt) \
+        + candidate_segments(candidate)
+
+
+def source_ids(task: TypedTask, text: str, encoder: PromptEncoder, prompt: PromptConfig) -> list[int]:
+    """The generator's encoded source for `text` under the task's definition and demonstrations."""
+    t = task.task
+    return encoder.encode(generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt))

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from crosstask.data.records import Example, Instance, Task
-from crosstask.errors import DataFormatError, DataNotFoundError, warn
-from crosstask.io import read_json
+from crosstask.core.errors import DataFormatError, DataNotFoundError, warn
+from crosstask.core.io import read_json
 
 SPLITS = ("train", "test", "excluded")
 # a split entry is a plain task name, never a path: it can only ever name tasks/<name>.json

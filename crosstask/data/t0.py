@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crosstask.data.records import T0Record
 from crosstask.data.tasktype import dedupe_labels
-from crosstask.errors import DataFormatError, DataNotFoundError
-from crosstask.io import read_json
+from crosstask.core.errors import CrosstaskError, DataFormatError, DataNotFoundError
+from crosstask.core.io import read_json
 
 TARGET_FILES = {"test": "test-1000.json", "query": "validation-1000.json"}
 
@@ -70,8 +72,9 @@ class UpstreamPool:
     files: list[Path] = field(default_factory=list)
 
 
-def load_upstream_pool(recross_dir: str | Path, max_per_task: int | None = None, task_list: str = "T0") -> UpstreamPool:
-    """Upstream pool = the `task_list` tasks of split.json with a file under upstream/. Never a target."""
+def read_upstream_pool(recross_dir: str | Path, task_list: str = "T0") -> UpstreamPool:
+    """Every record of the `task_list` tasks of split.json with a file under upstream/, evaluation names of
+    split.json left out (as on disk: no cap, no exclusion of target folders; `load_upstream_pool` is the pool)."""
     recross_dir = Path(recross_dir)
     lists = read_task_lists(recross_dir)
     targets = set(lists["evaluation"])
@@ -83,11 +86,44 @@ def load_upstream_pool(recross_dir: str | Path, max_per_task: int | None = None,
         if not path.exists():
             pool.missing.append(name)
             continue
-        records = load_records(path, name)
-        pool.records.extend(records[:max_per_task] if max_per_task else records)
+        pool.records.extend(load_records(path, name))
         pool.tasks.append(name)
         pool.files.append(path)
     return pool
+
+
+def excluded_tasks(recross_dir: str | Path) -> set[str]:
+    """Every evaluation task of split.json and every target folder: never upstream data."""
+    return set(read_task_lists(recross_dir)["evaluation"]) | set(target_names(recross_dir))
+
+
+def load_upstream_pool(recross_dir: str | Path, max_per_task: int | None = None, seed: int = 42,
+                       exclude: Sequence[str] = ()) -> UpstreamPool:
+    """The T0 upstream pool: never a target (neither split.json's evaluation names nor a target folder, by
+    task or dataset name), nor the upstream tasks in `exclude` (held out, e.g. as pseudo-targets); with
+    `max_per_task`, each task's records are shuffled with a seed of (`seed`, task) and the first N kept."""
+    pool, excluded = read_upstream_pool(recross_dir), excluded_tasks(recross_dir) | set(exclude)
+    unknown = sorted(set(exclude) - set(pool.tasks))
+    if unknown:
+        raise CrosstaskError(f"cannot hold out {', '.join(unknown)}: not upstream tasks with a file "
+                             f"(present: {', '.join(pool.tasks)})")
+    groups: dict[str, list[T0Record]] = defaultdict(list)
+    for record in pool.records:
+        if record.task not in excluded and record.dataset not in excluded:
+            groups[record.task].append(record)
+    kept = UpstreamPool(missing=list(pool.missing))
+    for task, path in zip(pool.tasks, pool.files):
+        records = groups.get(task, [])
+        if max_per_task:
+            random.Random(f"{seed}|{task}").shuffle(records)
+            records = records[:max_per_task]
+        if records:
+            kept.records.extend(records)
+            kept.tasks.append(task)
+            kept.files.append(path)
+    if not kept.records:
+        raise CrosstaskError(f"{recross_dir}: no upstream records (T0 tasks of split.json under upstream/)")
+    return kept
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from crosstask.data.records import Task, TaskType
-from crosstask.evaluation.metrics import normalize_answer
+from crosstask.data.text import normalize_answer
 
 TEST_CLS_CATEGORIES = frozenset({
     "Textual Entailment", "Cause Effect Classification", "Coreference Resolution",

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from crosstask.data.prompts import PromptConfig, PromptEncoder, generator_segments
+from crosstask.data.prompts import PromptConfig, PromptEncoder, source_ids
 from crosstask.data.tasktype import TypedTask, dedupe_labels
 from crosstask.evaluation.classifier import CandidatePrediction, predict_candidates
+from crosstask.evaluation.metrics import aggregate
 from crosstask.evaluation.distributed import gather_shards, shard
 from crosstask.models.generator import generate, sequence_log_likelihoods
-from crosstask.progress import progress
-
-
-def source_ids(task: TypedTask, text: str, encoder: PromptEncoder, prompt: PromptConfig) -> list[int]:
-    t = task.task
-    return encoder.encode(generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt))
+from crosstask.core.progress import progress
 
 
 def predict_generator(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig,
@@ -57,3 +53,14 @@ def rerank_with_classifier(nbest: Sequence[CandidatePrediction], classifier, tas
     lists = {p.id: p.candidates for p in nbest}
     return predict_candidates(classifier, tasks, encoder, prompt, candidates_for=lambda t, i: lists[i.id],
                               accelerator=accelerator)
+
+
+def dev_evaluator(tasks: Sequence[TypedTask], prompt: PromptConfig, max_new_tokens: int = 64):
+    """`(model, encoder, accelerator) -> overall metrics` of greedy generation on `tasks` (model selection)."""
+    tasks = list(tasks)
+
+    def evaluate(model, encoder: PromptEncoder, accelerator) -> dict:
+        predictions = predict_generator(model, encoder.tokenizer, tasks, encoder, prompt,
+                                        max_new_tokens=max_new_tokens, accelerator=accelerator)
+        return aggregate(p.scored() for p in predictions)["overall"]
+    return evaluate

@@ -6,7 +6,6 @@ whitespace (articles are kept). Every per-instance metric is the max over the go
 
 from __future__ import annotations
 
-import string
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,12 +14,8 @@ from functools import lru_cache
 import numpy as np
 from rouge_score import rouge_scorer, scoring
 
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
+from crosstask.data.text import normalize_answer
 
-
-def normalize_answer(text: str) -> str:
-    """Lower-case, remove punctuation, collapse whitespace."""
-    return " ".join(text.lower().translate(_PUNCTUATION).split())
 
 
 def exact_match(prediction: str, reference: str) -> float:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder, generator_segments
+from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder, generator_segments, pair_segments
 from crosstask.data.records import T0Record, TaskType
 from crosstask.data.t0_tasks import TemplateKey, group_by_template, make_task
 from crosstask.data.tasktype import LabelSpaceMode, TypedTask
@@ -89,7 +89,6 @@ def inputs_cut(tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: Promp
                pairs: bool = False) -> int:
     """How many instances of `tasks` have an input the encoding cuts: with `pairs`, in any (input,
     option) classifier pair of the task's options; else in the generator source."""
-    from crosstask.training.classifier import pair_segments
 
     def cut(task: TypedTask, text: str) -> bool:
         if pairs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 
 DEFAULT_MODEL = "default"
 _DEFAULT_ALIASES = {"default", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm"}

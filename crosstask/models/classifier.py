@@ -15,7 +15,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.progress import progress
 from crosstask.models.backbone import resolve_model
 
 CONFIG_FILE = "crosstask_classifier.json"
@@ -135,3 +136,35 @@ class EncoderClassifier(nn.Module):
 
 def is_classifier_dir(path: str | Path) -> bool:
     return (Path(path) / CONFIG_FILE).exists()
+
+
+def pad_collate(features: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Dynamic padding to the longest sequence of the batch."""
+    width = max(len(f["input_ids"]) for f in features)
+    ids = torch.full((len(features), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(features), width), dtype=torch.long)
+    for row, f in enumerate(features):
+        ids[row, :len(f["input_ids"])] = torch.tensor(f["input_ids"])
+        mask[row, :len(f["input_ids"])] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if "labels" in features[0]:
+        batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+    return batch
+
+
+@torch.inference_mode()
+def score_pairs(model, features: list[list[int]], pad_token_id: int, batch_size: int = 64,
+                device: torch.device | str | None = None) -> list[float]:
+    """P(correct) for each encoded pair; batches grouped by length, results in input order. `device`:
+    the model's own device unless given."""
+    device = device if device is not None else next(model.parameters()).device
+    order = sorted(range(len(features)), key=lambda i: len(features[i]))
+    scores = [0.0] * len(features)
+    starts = range(0, len(order), batch_size)
+    for start in progress(starts, len(starts), "score pairs", min_items=20):
+        chunk = order[start:start + batch_size]
+        batch = pad_collate([{"input_ids": features[i]} for i in chunk], pad_token_id)
+        logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+        for i, p in zip(chunk, torch.softmax(logits.float(), -1)[:, 1].tolist()):
+            scores[i] = p
+    return scores

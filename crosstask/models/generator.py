@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from crosstask.errors import CrosstaskError
-from crosstask.progress import progress
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.progress import progress
 from crosstask.models.backbone import load_tokenizer, resolve_model
 
 if TYPE_CHECKING:

@@ -34,7 +34,8 @@ from crosstask.data.prompts import (
     cut_piece,
     fit_lengths,
 )
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
+from crosstask.models.classifier import score_pairs
 
 
 @dataclass(frozen=True)
@@ -263,8 +264,6 @@ class CandidateScorer:
             self.model.train(was_training)
 
     def _score_pairs(self, instances: Sequence[ScoringInstance]) -> list[list[float]]:
-        from crosstask.evaluation.classifier import score_pairs
-
         device = next(self.model.parameters()).device
         features = [self.encoder.encode([*inst.context, *self.tail(c)]) for inst in instances for c in inst.candidates]
         scores = score_pairs(self.model, features, self.encoder.tokenizer.pad_token_id, self.batch_size, device)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crosstask.io import read_json
+from crosstask.core.io import read_json
 
 # EM on the 64 unseen CLS tasks reported by the seed (METHODS.md), for reference lines.
 SEED_T5_EM = {

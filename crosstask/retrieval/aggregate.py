@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 
 Ranked = Sequence[Sequence[tuple[int, float]]]
 

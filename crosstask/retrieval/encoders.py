@@ -9,7 +9,6 @@ settings that index caches key on.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -17,9 +16,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.provenance import hash_json
 from crosstask.models.backbone import resolve_model
-from crosstask.precision import ENCODER_PRECISIONS, resolve_precision
+from crosstask.core.precision import ENCODER_PRECISIONS, resolve_precision
 
 PRECISIONS = ENCODER_PRECISIONS  # bf16: autocast matmuls (AMX / AVX512-BF16 CPUs, GPUs); pooling stays fp32
 PROGRESS_MIN_TEXTS = 2048  # show a progress bar only for encodes at least this long
@@ -40,10 +40,6 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
-
-
-def hash_json(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def directory_fingerprint(path: str | Path) -> list[list[Any]]:

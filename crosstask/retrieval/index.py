@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from crosstask.data.records import T0Record
-from crosstask.errors import CrosstaskError, warn
-from crosstask.io import atomic_write_json
+from crosstask.core.errors import CrosstaskError, warn
+from crosstask.core.io import atomic_write_json
+from crosstask.core.provenance import file_digest
 from crosstask.retrieval.encoders import Encoder, hash_json
 
 INDEX_FILE = "index.faiss"
@@ -161,14 +162,6 @@ def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray, k: int) -> float:
     hits = [len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist())) / max(1, min(k, int((e >= 0).sum())))
             for a, e in zip(approx, exact)]
     return float(np.mean(hits))
-
-
-def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def records_digest(records: Sequence[T0Record]) -> str:

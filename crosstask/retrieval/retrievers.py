@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from crosstask.data.records import T0Record
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 from crosstask.retrieval.aggregate import CONCAT, QueryHit, fuse, initial_depth, per_query_depth, union_size
 from crosstask.retrieval.encoders import PROGRESS_MIN_TEXTS, Encoder
 from crosstask.retrieval.index import DenseIndex

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from crosstask.data.records import Instance
 from crosstask.data.tasktype import TypedTask
-from crosstask.evaluation.metrics import normalize_answer
+from crosstask.data.text import normalize_answer
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from crosstask.errors import TrainingError, warn
-from crosstask.io import as_write_error, atomic_save_dir, atomic_write_json
-from crosstask.precision import resolve_precision
+from crosstask.core.checks import check_training_arguments
+from crosstask.core.errors import TrainingError, warn
+from crosstask.core.io import as_write_error, atomic_save_dir, atomic_write_json
+from crosstask.core.precision import resolve_precision
 
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
 SaveFn = Callable[[nn.Module, Path], None]
 EvalFn = Callable[[nn.Module], dict]
+DevEval = Callable[[nn.Module, object, object], dict]  # (model, PromptEncoder, Accelerator) -> dev metrics
 
 
 @dataclass
@@ -55,8 +57,6 @@ class TrainingArguments:
     overwrite: bool = False  # pipeline.train: replace a run already in output_dir (else refused unless resume)
 
     def __post_init__(self):
-        from crosstask.validation import check_training_arguments
-
         check_training_arguments(self)
 
 
@@ -101,7 +101,7 @@ def make_accelerator(mixed_precision: str = "auto"):
     """An Accelerator that also runs multi-process on CPU (gloo) under torchrun / accelerate launch:
     accelerate only looks for a CPU process group when told the run is CPU-only. `mixed_precision`
     "auto" is bf16 autocast where bf16 is native (CUDA with bf16, CPUs with AMX / AVX-512-BF16) and
-    fp32 elsewhere (crosstask.precision); "no" is fp32; "bf16" / "fp16" are taken as asked."""
+    fp32 elsewhere (crosstask.core.precision); "no" is fp32; "bf16" / "fp16" are taken as asked."""
     from accelerate import Accelerator
 
     has_accelerator = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available()) \
@@ -119,6 +119,28 @@ def make_accelerator(mixed_precision: str = "auto"):
             raise
         AcceleratorState._reset_state(reset_partial_state=True)
         return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision)
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns: its step counts, dev selection and log, and the trained model (unwrapped)."""
+
+    steps: int
+    best_step: int | None
+    best_dev: float | None
+    log: list[dict]
+    skipped_nonfinite_steps: int = 0
+    pairs: dict | None = None  # classifier: pair counts by kind
+    examples: int | None = None  # generator: training examples
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
+    param_groups: list[dict] = field(default_factory=list, repr=False, compare=False)  # name, lr, params
+    tokenizer: object = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        """The summary fields (no model): pairs or examples, steps, best step and dev metric, log, skipped steps."""
+        out = {"pairs": self.pairs} if self.pairs is not None else {"examples": self.examples}
+        return {**out, "steps": self.steps, "best_step": self.best_step, "best_dev": self.best_dev, "log": self.log,
+                "skipped_nonfinite_steps": self.skipped_nonfinite_steps}
 
 
 class Trainer:
@@ -222,6 +244,13 @@ class Trainer:
         self.accelerator.wait_for_everyone()
 
     # --- the loop --------------------------------------------------------------------------------
+    def result(self, **extra) -> TrainResult:
+        """The finished run as a `TrainResult` (after `train()`)."""
+        groups = [{k: v for k, v in g.items() if k in ("name", "lr", "params")} for g in self.optimizer.param_groups]
+        return TrainResult(self.state.global_step, self.state.best_step, self.state.best_metric, self.state.log,
+                           self.state.skipped_steps, model=self.accelerator.unwrap_model(self.model),
+                           param_groups=groups, **extra)
+
     def train(self) -> TrainerState:
         try:
             return self._train()

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
+from crosstask.experiments.recross_round import CEILING, METHODS  # ceiling: adapted on K labelled records
 from crosstask.evaluation.recross_metrics import SUPERNI_NORMALIZATION, metric_definition
-from crosstask.io import atomic_write_json, atomic_write_text, read_json
+from crosstask.core.io import atomic_write_json, atomic_write_text, read_json
+from crosstask.evaluation.tables import markdown_table
+from crosstask.reporting.heatmap import plot_retrieval_heatmap
 
-METHODS = ("random", "bm25", "sbert", "dense", "dense_rerank")
-CEILING = "ceiling"  # adaptation on K labelled validation records of the target: an upper bound
 COLUMNS = {"random": "random", "bm25": "bm25", "sbert": "sbert", "dense": "dense", "dense_rerank": "dense+rerank"}
 HEADLINE = {"generation": "soft_exact_match"}  # rank/* protocols: accuracy
 # The ReCross paper's Table 1 (SoftEM, BART0 upstream): BART0, Random, SBERT, ReCross w/o rerank, ReCross.
@@ -107,7 +108,6 @@ def _interval(ci: Sequence[float] | None) -> str:
 def metric_table(stats: Mapping, baselines: Mapping[str, Mapping] | None = None, ceiling: int | None = None) -> str:
     """Targets × (majority, uniform: rank metrics only) zero-shot, methods (ceiling last, if run);
     then the mean, the gain over zero-shot and its 95 % interval."""
-    from crosstask.reporting.tables import markdown_table
 
     methods = [m for m in (*METHODS, CEILING) if m in stats["methods"]]
     rank = stats["metric"].startswith("rank/") and baselines is not None
@@ -128,7 +128,6 @@ def metric_table(stats: Mapping, baselines: Mapping[str, Mapping] | None = None,
 
 def targets_table(summary: Mapping) -> str:
     """Per target: test records, distinct examples, rank records, inputs cut, majority / uniform."""
-    from crosstask.reporting.tables import markdown_table
 
     rows = []
     for target, entry in sorted(summary["targets"].items()):
@@ -142,7 +141,6 @@ def targets_table(summary: Mapping) -> str:
 
 
 def paper_table(targets: Sequence[str]) -> str:
-    from crosstask.reporting.tables import markdown_table
 
     rows = [[PAPER_TABLE1[t][0], f"{PAPER_TABLE1[t][1]:.2f}", *(f"{m:.2f} ± {s:.2f}" for m, s in PAPER_TABLE1[t][2:])]
             for t in [*(t for t in targets if t in PAPER_TABLE1), "mean"]]
@@ -232,7 +230,6 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
     recross.json's top-level numbers are the first run root's first headline metric (with its
     definition, rounds, test records, baseline means and per-method ci95); `upstreams` holds every run
     root's metrics and `paper_metric` the first generation SoftEM found (the paper's metric), if any."""
-    from crosstask.reporting.heatmap import plot_retrieval_heatmap
 
     if isinstance(summaries, Mapping | str | Path):
         summaries = [summaries]

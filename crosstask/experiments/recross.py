@@ -1,7 +1,7 @@
 """ReCross experiment steps behind `crosstask recross ...`: train the upstream model on the T0 upstream
 pool (optionally holding some upstream tasks out), run the retrieval-augmented adaptation loop over
 targets × retrievers (a target may be a held-out upstream task: a pseudo-target), and the gain
-intervals; the report is `crosstask.recross_report`.
+intervals; the report is `crosstask.reporting.recross`.
 
 Every artefact is written atomically, with the command, the seed and a hash of the data files used
 (pool files, plus the target files for runs). Run layout under `run_root`:
@@ -16,82 +16,46 @@ Every artefact is written atomically, with the command, the seed and a hash of t
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
 import random
-import sys
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from crosstask import __version__
-from crosstask.data.records import T0Record
-from crosstask.data.t0 import (TARGET_FILES, UpstreamPool, load_pseudo_target, load_target, load_upstream_pool,
-                               read_task_lists, target_names)
-from crosstask.errors import CrosstaskError
-from crosstask.io import atomic_write_json, atomic_write_text, read_json
+from crosstask.data.t0 import (TARGET_FILES, excluded_tasks, load_pseudo_target, load_target, load_upstream_pool,
+                               target_names)
+from crosstask.core.errors import CrosstaskError, ValidationError
+from crosstask.core.io import atomic_write_json, atomic_write_text, read_json
 from crosstask.evaluation.recross_metrics import RECROSS_NORMALIZATION
-from crosstask.recross_report import CEILING, METHODS, recross_report  # noqa: F401 (re-exported)
-from crosstask.recross_stats import example_key, paired_bootstrap_ci, rank_baselines
-from crosstask.precision import machine_info
-
-if TYPE_CHECKING:
-    from crosstask.retrieval.adapt import AdaptConfig
-
-def data_hash(files: Sequence[str | Path]) -> str:
-    """sha256 over the files' names and bytes, independent of their order (16 hex digits)."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(f) for f in files):
-        digest.update(f"{path.parent.name}/{path.name}".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+from crosstask.evaluation.stats import example_key, paired_bootstrap_ci, rank_baselines
+from crosstask.core.provenance import files_hash
+from crosstask.core.provenance import provenance as run_provenance
+from crosstask.data.prompts import T0_PROMPT
+from crosstask.data.t0_tasks import option_sets, t0_typed_tasks
+from crosstask.evaluation.targets import example_scores
+from crosstask.experiments import recross_round
+from crosstask.experiments.recross_round import CEILING, METHODS, RecrossConfig, load_retrieved_sets
+from crosstask.experiments.recross_round import retrieved_task_distribution, run_recross
+from crosstask.experiments.superni import train_run
+from crosstask.models.classifier import ClassifierConfig
+from crosstask.models.generator import GeneratorConfig
+from crosstask.models.kinds import detect_kind
+from crosstask.training.adapt import AdaptConfig
+from crosstask.training.classifier import ClassifierTrainingConfig
+from crosstask.training.generator import GeneratorTrainingConfig
+from crosstask.training.pairs import PairConfig
+from crosstask.training.trainer import TrainingArguments, make_accelerator
 
 
 def provenance(recross_dir: str | Path, files: Sequence[Path], seed: int) -> dict:
-    return {"command": " ".join(["crosstask", *sys.argv[1:]]), "crosstask": __version__,
-            "python": platform.python_version(), "data": str(recross_dir), "data_files": len(files),
-            "data_hash": data_hash(files), "seed": seed, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "machine": machine_info()}
-
-
-def excluded_tasks(recross_dir: str | Path) -> set[str]:
-    """Every evaluation task of split.json and every target folder: never upstream data."""
-    return set(read_task_lists(recross_dir)["evaluation"]) | set(target_names(recross_dir))
-
-
-def capped_pool(recross_dir: str | Path, max_per_task: int | None = None, seed: int = 42,
-                exclude: Sequence[str] = ()) -> UpstreamPool:
-    """The T0 upstream pool without any target task (by file or dataset name) nor the upstream tasks
-    in `exclude` (held out, e.g. as pseudo-targets); with `max_per_task`, each task's records are
-    shuffled with a seed of (`seed`, task) and the first N kept."""
-    pool, excluded = load_upstream_pool(recross_dir), excluded_tasks(recross_dir) | set(exclude)
-    unknown = sorted(set(exclude) - set(pool.tasks))
-    if unknown:
-        raise CrosstaskError(f"cannot hold out {', '.join(unknown)}: not upstream tasks with a file "
-                             f"(present: {', '.join(pool.tasks)})")
-    groups: dict[str, list[T0Record]] = defaultdict(list)
-    for record in pool.records:
-        if record.task not in excluded and record.dataset not in excluded:
-            groups[record.task].append(record)
-    kept = UpstreamPool(missing=list(pool.missing))
-    for task, path in zip(pool.tasks, pool.files):
-        records = groups.get(task, [])
-        if max_per_task:
-            random.Random(f"{seed}|{task}").shuffle(records)
-            records = records[:max_per_task]
-        if records:
-            kept.records.extend(records)
-            kept.tasks.append(task)
-            kept.files.append(path)
-    if not kept.records:
-        raise CrosstaskError(f"{recross_dir}: no upstream records (T0 tasks of split.json under upstream/)")
-    return kept
+    """Command, versions, machine, and the sha256 of the data files read (names and bytes, in path order)."""
+    ordered = sorted(Path(f) for f in files)
+    return run_provenance(data=str(recross_dir), data_files=len(ordered),
+                          data_hash=files_hash((f"{p.parent.name}/{p.name}", p) for p in ordered), seed=seed)
 
 
 def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *, max_per_task: int | None,
@@ -102,30 +66,19 @@ def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *
     upstream tasks in `exclude_tasks` (held out as pseudo-targets to choose adaptation settings on);
     `dev_templates` CLS templates may be held out for model selection. Long inputs lose the middle of
     their passage, never their end (`T0_PROMPT`). Writes run_config.json and train_summary.json."""
-    from crosstask.data.prompts import T0_PROMPT
-    from crosstask.data.t0_tasks import t0_typed_tasks
-    from crosstask.training.trainer import TrainingArguments, make_accelerator
-
     output = Path(output_dir)
     args = replace(training_args or TrainingArguments(str(output)), output_dir=str(output), seed=seed)
-    pool = capped_pool(recross_dir, max_per_task, seed, exclude=exclude_tasks)
+    pool = load_upstream_pool(recross_dir, max_per_task, seed, exclude=exclude_tasks)
     tasks = t0_typed_tasks(pool.records, max_cls_labels=max_cls_labels)
     cls_names = [t.name for t in tasks if t.is_cls]
     held = set(random.Random(seed).sample(cls_names, min(dev_templates, max(0, len(cls_names) - 1))))
     train, dev = [t for t in tasks if t.name not in held], [t for t in tasks if t.name in held]
     if kind == "classifier":
-        from crosstask.models.classifier import ClassifierConfig
-        from crosstask.training.classifier import ClassifierTrainingConfig, train_classifier
-        from crosstask.training.pairs import PairConfig
         config: Any = ClassifierTrainingConfig(ClassifierConfig(model), PairConfig(mix_gen=True, seed=seed),
                                                prompt=T0_PROMPT, max_length=max_length)
-        trainer = train_classifier
     elif kind == "generator":
-        from crosstask.models.generator import GeneratorConfig
-        from crosstask.training.generator import GeneratorTrainingConfig, train_generator
         config = GeneratorTrainingConfig(GeneratorConfig(model, False, max_length, max_target_length, generator_arch),
                                          prompt=T0_PROMPT, mix_gen=True)
-        trainer = train_generator
     else:
         raise CrosstaskError(f"unknown model kind {kind!r} (classifier or generator)")
     accelerator = make_accelerator(args.mixed_precision)
@@ -137,27 +90,12 @@ def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *
             "records_per_task": per_task,
             "n_records": len(pool.records), "typed_tasks": {t.name: t.task_type.value for t in tasks},
             "dev_templates": sorted(held)}
-    from crosstask.runs import clear_run, prepare_run
-
-    mode = prepare_run(output, meta, args.resume, args.overwrite)  # another run there: refused before any write
-    if accelerator.is_main_process:
-        if mode == "overwrite":
-            clear_run(output)
-        if not (output / "run_config.json").exists():  # a resumed run keeps its own (same settings)
-            atomic_write_json(output / "run_config.json", meta)
-    result = trainer(train, config, args, dev, accelerator=accelerator)
-    result.pop("trainer")
-    summary = {**meta, **result,
-               "model_dir": str(output / ("best" if result.get("best_step") is not None else "final"))}
-    if accelerator.is_main_process:
-        atomic_write_json(output / "train_summary.json", summary)
-    return summary
+    return train_run(config, train, dev, args, meta, accelerator)
 
 
 def method_config(method: str, target: str, kind: str, **settings: Any):
     """The RecrossConfig of one method: `dense_rerank` is the dense retriever + the reranker (μ·N);
     `ceiling` adapts on `ceiling` labelled query-pool records of the target instead of retrieved ones."""
-    from crosstask.retrieval.recross import RecrossConfig
 
     if method not in (*METHODS, CEILING):
         raise CrosstaskError(f"unknown method {method!r} (one of {', '.join(METHODS)}, {CEILING})")
@@ -176,8 +114,6 @@ def method_config(method: str, target: str, kind: str, **settings: Any):
 def _zero_shot(config, target, model_dir: Path, target_root: Path, run_dir: Path) -> dict:
     """The target's zero-shot metrics, computed once under `target_root/zero-shot` and copied into
     `run_dir/zero-shot` (where `run_recross` reads it back instead of recomputing)."""
-    from crosstask.data.t0_tasks import option_sets
-    from crosstask.retrieval.recross import evaluate_model
 
     shared = target_root / "zero-shot"
     key = {"upstream_model": str(model_dir), "model_kind": config.model_kind, "max_test": config.max_test,
@@ -189,7 +125,7 @@ def _zero_shot(config, target, model_dir: Path, target_root: Path, run_dir: Path
         if zero.get("settings") != key:
             raise CrosstaskError(f"{shared} was computed with other settings: use another run root")
     else:
-        result = evaluate_model(model_dir, config, target, option_sets(target.query))
+        result = recross_round.evaluate_model(model_dir, config, target, option_sets(target.query))
         atomic_write_json(shared / "predictions.json", result.prediction_rows())
         zero = {"round": None, "settings": key, **result.to_json()}
         atomic_write_json(shared / "metrics.json", zero)
@@ -216,11 +152,6 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     `ceiling` labelled query-pool records. Per target the summary keeps the zero-shot counts (inputs
     cut, ...), the rank baselines (`rank_baselines`) and the number of distinct test examples; per
     metric × method `ci95` holds the paired-bootstrap interval of the gain (`gain_intervals`)."""
-    from crosstask.data.t0_tasks import option_sets
-    from crosstask.models.classifier import is_classifier_dir
-    from crosstask.pipeline import model_dir as resolve_model_dir
-    from crosstask.retrieval.adapt import AdaptConfig
-    from crosstask.retrieval.recross import load_retrieved_sets, retrieved_task_distribution, run_recross
 
     for method in methods:
         method_config(method, "-", "classifier", reranker=reranker_dir, mu=mu, ceiling=ceiling)  # validates
@@ -229,9 +160,8 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     loaded = [load_target(recross_dir, name) if name in real else load_pseudo_target(recross_dir, name, seed)
               for name in targets]  # a malformed target fails before any work
     check_held_out(upstream_dir, pseudo)
-    model_dir = resolve_model_dir(upstream_dir)
-    kind = "classifier" if is_classifier_dir(model_dir) else "generator"
-    pool = capped_pool(recross_dir, max_per_task, seed, exclude=pseudo)
+    model_dir, kind = detect_kind(upstream_dir)
+    pool = load_upstream_pool(recross_dir, max_per_task, seed, exclude=pseudo)
     check_sizes(loaded, len(pool.records), n, query_size)  # before anything is written
     root = Path(run_root)
     settings = {"rounds": rounds, "n": n, "query_size": query_size, "index_kind": index_kind, "max_test": max_test,
@@ -282,7 +212,6 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
 def check_sizes(targets: Sequence, pool_size: int, n: int, query_size: int) -> None:
     """Every target's query pool holds `query_size` queries and the pool `n` records (checked before
     any run directory is written, so a corrected re-run is never refused)."""
-    from crosstask.errors import ValidationError
 
     if n > pool_size:
         raise ValidationError("--n", f"cannot retrieve {n} records from an upstream pool of {pool_size}")
@@ -310,7 +239,6 @@ def check_held_out(upstream_dir: str | Path, pseudo_targets: Sequence[str]) -> N
 
 def _round_scores(run_dir: Path, n_rounds: int) -> list[dict] | None:
     """example_scores of each round's predictions.json (None when one is missing)."""
-    from crosstask.evaluation.targets import example_scores
 
     files = [run_dir / f"round-{r}" / "predictions.json" for r in range(n_rounds)]
     return [example_scores(read_json(f)) for f in files] if all(f.is_file() for f in files) else None
@@ -321,7 +249,6 @@ def gain_intervals(results: Mapping[str, Mapping], root: Path, *, seed: int = 42
     paired-bootstrap 95 % interval of the method's gain over zero-shot (`paired_bootstrap_ci`, × 100),
     from the per-record scores in `root/<target>/zero-shot` and the method's rounds; test examples are
     resampled together (`example_key`). Targets whose predictions are missing are left out."""
-    from crosstask.evaluation.targets import example_scores
 
     paired: dict[str, dict[str, dict[str, tuple]]] = defaultdict(lambda: defaultdict(dict))
     for target, entry in sorted(results.items()):

@@ -24,8 +24,10 @@ kept, trimmed to N.
 
 from __future__ import annotations
 
+import copy
 import random
 import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -40,16 +42,20 @@ from crosstask.data.prompts import PromptEncoder
 from crosstask.data.records import T0Record
 from crosstask.data.t0 import Target, UpstreamPool
 from crosstask.data.t0_tasks import option_sets
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
 from crosstask.evaluation.targets import evaluate_target
-from crosstask.io import atomic_write_json, read_json
-from crosstask.precision import autocast
-from crosstask.retrieval import adapt as adapt_module
-from crosstask.retrieval.adapt import AdaptConfig, check_kind, load_model
-from crosstask.retrieval.reranker import reranker_device_type
+from crosstask.core.io import atomic_write_json, read_json
+from crosstask.core.precision import autocast
+from crosstask.training import adapt as adapt_module
+from crosstask.training.adapt import AdaptConfig, check_kind
+from crosstask.models.kinds import load_model
+from crosstask.models.classifier import EncoderClassifier
+from crosstask.retrieval.reranker import load_reranker, rerank, reranker_device_type
+from crosstask.training.adapt import fine_tune_model
 from crosstask.retrieval.retrievers import RandomRetriever, RetrievedSet
 
 RETRIEVERS = ("random", "bm25", "sbert", "dense")
+METHODS = (*RETRIEVERS, "dense_rerank")  # dense_rerank: the dense retriever, then the reranker (μ·N)
 CEILING = "ceiling"  # not a retriever: n labelled query-pool records of the target (a diagnostic)
 AGGREGATIONS = ("fused", "concat")
 
@@ -140,6 +146,11 @@ def build_retriever(config: RecrossConfig, records: list[T0Record], files: Seque
 def evaluate_model(model_dir: Path, config: RecrossConfig, target: Target, options) -> Any:
     """TargetResult of the model saved in `model_dir` on the target's test records."""
     model, tokenizer = load_model(model_dir, config.model_kind)
+    return evaluate_loaded(model, tokenizer, config, target, options)
+
+
+def evaluate_loaded(model, tokenizer, config: RecrossConfig, target: Target, options) -> Any:
+    """TargetResult of a loaded model on the target's test records (autocast on the model's own device)."""
     test = list(target.test)[: config.max_test]
     with autocast(config.adapt.mixed_precision, next(model.parameters()).device.type):
         if config.model_kind == "classifier":
@@ -185,7 +196,6 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
     upstream_model_dir, run_dir = Path(upstream_model_dir), Path(run_dir)
     if config.target != target.name:
         raise CrosstaskError(f"config is for target {config.target!r}, got {target.name!r}")
-    k = config.n * (config.mu if config.reranker else 1)
     if config.n > len(records):
         raise CrosstaskError(f"cannot retrieve {config.n} records from a pool of {len(records)}")
     if config.rounds and config.query_size > len(target.query):  # checked before config.json is written
@@ -199,39 +209,33 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
         zero = read_json(zero_dir / "metrics.json")
     else:
         zero = _write_result(zero_dir, evaluate_model(upstream_model_dir, config, target, options), {"round": None})
-    retriever, reranker, rounds = None, None, []
+    retriever, reranker, upstream, rounds = None, None, None, []
     for r in range(config.rounds):
         round_dir = run_dir / f"round-{r}"
         if (round_dir / "metrics.json").exists():
             rounds.append(read_json(round_dir / "metrics.json"))
             continue
-        clock = {"start": time.perf_counter()}
+        start = time.perf_counter()
         queries = sample_queries(target.query, config.query_size, seed=r)
         if config.retriever in ("random", CEILING) or retriever is None:
             retriever = build_retriever(config, records, files, upstream_model_dir, run_dir, seed=r)
-        clock["index"] = time.perf_counter()
-        retrieved = retriever.retrieve(queries, min(k, len(records)))
-        clock["retrieve"] = time.perf_counter()
         if config.reranker:
-            from crosstask.retrieval.reranker import load_reranker, rerank
-
             reranker = reranker or load_reranker(config.reranker, config.adapt.max_length)
-            with autocast(config.adapt.mixed_precision, reranker_device_type(reranker)):
-                retrieved = rerank(reranker, queries, retrieved, records, config.n)
-        clock["rerank"] = time.perf_counter()
+        upstream = upstream or load_model(upstream_model_dir, config.model_kind)
+        index_seconds = round(time.perf_counter() - start, 3)  # retriever (re)built this round
+        out = run_round(upstream, records, queries, retriever, config.n, reranker=reranker, mu=config.mu,
+                        adapt=replace(config.adapt, seed=config.adapt.seed + r), config=config)
+        retrieved = out.retrieved
         atomic_write_json(round_dir / "retrieved.json",
                           {"target": target.name, "round": r, "queries": queries, **retrieved.to_json()})
-        model_dir = round_dir / "model"
-        adapt_config = replace(config.adapt, seed=config.adapt.seed + r)
-        adapt_module.adapt(config.model_kind, upstream_model_dir, retrieved.records(records), adapt_config, model_dir)
-        clock["adapt"] = time.perf_counter()
-        result = evaluate_model(model_dir, config, target, options)
-        clock["evaluate"] = time.perf_counter()
+        clock = time.perf_counter()
+        model_dir = adapt_module.save_adapted(out.model, out.tokenizer, config.model_kind, round_dir / "model")
+        result = evaluate_model(model_dir, config, target, options)  # from its saved copy
         if not config.keep_models:
             shutil.rmtree(model_dir, ignore_errors=True)
-        steps = list(clock)
-        timing = {b: round(clock[b] - clock[a], 3) for a, b in pairwise(steps)}
-        timing["total"] = round(clock["evaluate"] - clock["start"], 3)  # "index": retriever (re)built this round
+        timing = {"index": index_seconds, **{k: v for k, v in out.seconds.items() if k != "evaluate"},
+                  "evaluate": round(time.perf_counter() - clock, 3)}
+        timing["total"] = round(time.perf_counter() - start, 3)
         rounds.append(_write_result(round_dir, result, {"round": r, "n_retrieved": len(retrieved),
                                                         "seconds": timing}))
     per_round = [flat_metrics(m) for m in rounds]
@@ -268,3 +272,57 @@ def retrieved_task_distribution(retrieved_sets: Mapping[str, RetrievedSet | Mapp
         total = sum(counts.values())
         distribution[target] = {task: n / total for task, n in sorted(counts.items())} if total else {}
     return distribution
+
+
+@dataclass
+class RoundResult:
+    """One ReCross round: the queries, the retrieved (and reranked) set over the pool, the adapted model
+    (an in-memory copy of the upstream one) and, when a target was given, its metrics (`TargetResult`)."""
+
+    queries: list[str]
+    retrieved: RetrievedSet
+    records: list[T0Record] = field(repr=False)
+    model: Any = field(repr=False)
+    tokenizer: Any = field(repr=False)
+    result: Any = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict | None:
+        return self.result.to_json()["metrics"] if self.result is not None else None
+
+
+def run_round(upstream, pool: UpstreamPool | Sequence[T0Record], queries: Sequence[str], retriever, n: int, *,
+              target: Target | None = None, reranker=None, mu: int = 2, adapt: AdaptConfig | None = None,
+              config: RecrossConfig | None = None, seed: int = 0) -> RoundResult:
+    """One ReCross round in memory: retrieve `n` pool records for the unlabeled `queries` (`retriever`: a
+    Retriever built over the pool, or a name: random | bm25), rerank μ·N of them when `reranker` is given,
+    adapt a copy of `upstream` (a loaded model with `.model`/`.tokenizer`, or (model, tokenizer)) on them and,
+    with `target`, evaluate the copy on the target's test records. Nothing is written."""
+    from crosstask.retrieval.retrievers import BM25Retriever
+
+    records = list(pool.records if isinstance(pool, UpstreamPool) else pool)
+    model, tokenizer = (upstream.model, upstream.tokenizer) if hasattr(upstream, "model") else upstream
+    kind = "classifier" if isinstance(model, EncoderClassifier) else "generator"
+    adapt = adapt or (config.adapt if config else AdaptConfig())
+    if isinstance(retriever, str):
+        retriever = RandomRetriever(records, seed=seed) if retriever == "random" else BM25Retriever(records)
+    clock = {"start": time.perf_counter()}
+    retrieved = retriever.retrieve(list(queries), min(n * (mu if reranker else 1), len(records)))
+    clock["retrieve"] = time.perf_counter()
+    if reranker is not None:
+        with autocast(adapt.mixed_precision, reranker_device_type(reranker)):
+            retrieved = rerank(reranker, list(queries), retrieved, records, n)
+    clock["rerank"] = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="crosstask-round-") as work:
+        adapted, tokenizer = fine_tune_model(kind, copy.deepcopy(model), tokenizer, retrieved.records(records),
+                                             adapt, work)
+    clock["adapt"] = time.perf_counter()
+    result = None
+    if target is not None:
+        config = config or RecrossConfig(target.name, model_kind=kind, adapt=adapt)
+        result = evaluate_loaded(adapted, tokenizer, config, target, option_sets(target.query))
+    clock["evaluate"] = time.perf_counter()
+    steps = list(clock)
+    return RoundResult(list(queries), retrieved, records, adapted, tokenizer, result,
+                       {b: round(clock[b] - clock[a], 3) for a, b in pairwise(steps)})

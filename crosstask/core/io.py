@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crosstask.errors import DataFormatError, WriteError
+from crosstask.core.errors import DataFormatError, WriteError
 
 
 def read_json(path: str | Path) -> Any:

@@ -15,7 +15,6 @@ the question, the options and "Answer:").
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,13 @@ import torch.nn.functional as F
 from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder
 from crosstask.data.records import T0Record
 from crosstask.data.t0_tasks import t0_typed_tasks
-from crosstask.errors import CrosstaskError
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.io import atomic_save_dir
+from crosstask.models.kinds import load_model
+from crosstask.models.classifier import EncoderClassifier, pad_collate
+from crosstask.models.generator import save_generator, seq2seq_collate
+from crosstask.training.classifier import classifier_loss, encode_pairs
+from crosstask.training.generator import generator_features
 from crosstask.training.pairs import PairConfig, build_pairs
 from crosstask.training.trainer import Trainer, TrainingArguments
 
@@ -50,7 +55,7 @@ class AdaptConfig:
     max_length: int = 256  # classifier pair / generator source, in tokens
     max_target_length: int = 64
     max_cls_labels: int = 10
-    mixed_precision: str = "auto"  # crosstask.precision: bf16 autocast where native, else fp32; also used to evaluate
+    mixed_precision: str = "auto"  # crosstask.core.precision: bf16 autocast where native, else fp32; also used to evaluate
     pairs: PairConfig = field(default_factory=lambda: PairConfig(mix_gen=True))
     prompt: PromptConfig = field(default_factory=lambda: T0_PROMPT)  # long inputs keep their end (the question)
     progress: bool = False
@@ -62,34 +67,15 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def load_model(model_dir: str | Path, kind: str):
-    """(model, tokenizer) of a saved classifier (`EncoderClassifier` dir) or generator dir, in eval mode."""
-    from crosstask.models.backbone import load_tokenizer
-
-    model_dir = Path(model_dir)
-    if check_kind(kind) == "classifier":
-        from crosstask.models.classifier import ENCODER_DIR, EncoderClassifier
-
-        model = EncoderClassifier.from_pretrained(model_dir)
-        return model.eval(), load_tokenizer(model_dir / ENCODER_DIR)
-    from crosstask.models.generator import load_generator
-
-    return load_generator(model_dir)
-
-
 def save_model(model, tokenizer, directory: Path, kind: str) -> None:
     if kind == "classifier":
         model.save_pretrained(directory, tokenizer)
     else:
-        from crosstask.models.generator import save_generator
-
         save_generator(model, tokenizer, directory)
 
 
 def classifier_features(records: Sequence[T0Record], tokenizer, config: AdaptConfig) -> list[dict]:
     """Encoded (pair, label) features of the records' templates, "w/ GEN" pairs included."""
-    from crosstask.training.classifier import encode_pairs
-
     tasks = t0_typed_tasks(records, max_cls_labels=config.max_cls_labels)
     pairs = build_pairs(tasks, config.pairs)
     return encode_pairs(pairs, tasks, PromptEncoder(tokenizer, config.max_length), config.prompt)
@@ -97,8 +83,6 @@ def classifier_features(records: Sequence[T0Record], tokenizer, config: AdaptCon
 
 def seq2seq_features(records: Sequence[T0Record], tokenizer, config: AdaptConfig) -> list[dict]:
     """(source ids, first-output label ids) of every record."""
-    from crosstask.training.generator import generator_features
-
     tasks = t0_typed_tasks(records, max_cls_labels=config.max_cls_labels)
     return generator_features(tasks, PromptEncoder(tokenizer, config.max_length), tokenizer, config.prompt,
                               config.max_target_length, mix_gen=True)
@@ -113,9 +97,6 @@ def token_nll(model, batch: dict, label_smoothing: float = 0.0, reduction: str =
 
 
 def _collate(kind: str, tokenizer):
-    from crosstask.models.generator import seq2seq_collate
-    from crosstask.training.classifier import pad_collate
-
     if kind == "classifier":
         return lambda fs: pad_collate(fs, tokenizer.pad_token_id)
     return lambda fs: seq2seq_collate(fs, tokenizer.pad_token_id)
@@ -126,9 +107,13 @@ def fine_tune(kind: str, model_dir: str | Path, records: Sequence[T0Record], con
     """Load a copy of the model in `model_dir`, train it on `records`; returns (model, tokenizer).
     `save=False` writes no model export. No checkpoint (optimizer state) is written: an adaptation
     is minutes at most, and an interrupted round is redone from the upstream model."""
-    from crosstask.training.classifier import classifier_loss
-
     model, tokenizer = load_model(model_dir, check_kind(kind))
+    return fine_tune_model(kind, model, tokenizer, records, config, work_dir, save)
+
+
+def fine_tune_model(kind: str, model, tokenizer, records: Sequence[T0Record], config: AdaptConfig,
+                    work_dir: str | Path, save: bool = False):
+    """Train `model` (in place: pass a copy to keep the original) on `records`; returns (model, tokenizer)."""
     model.train()
     if kind == "classifier":
         features, loss_fn = classifier_features(records, tokenizer, config), classifier_loss
@@ -155,16 +140,14 @@ def adapt(kind: str, model_dir: str | Path, records: Sequence[T0Record], config:
     output_dir = Path(output_dir)
     if output_dir.resolve() == Path(model_dir).resolve():
         raise CrosstaskError(f"refusing to adapt {model_dir} in place: give another output_dir")
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=output_dir.parent, prefix=f".{output_dir.name}.", suffix=".tmp"))
-    try:
-        fine_tune(kind, model_dir, records, config, work)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        (work / "final").rename(output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return output_dir
+    with tempfile.TemporaryDirectory(prefix="crosstask-adapt-") as work:
+        model, tokenizer = fine_tune(kind, model_dir, records, config, work, save=False)
+    return save_adapted(model, tokenizer, kind, output_dir)
+
+
+def save_adapted(model, tokenizer, kind: str, output_dir: str | Path) -> Path:
+    """Save an adapted model to `output_dir`, replaced atomically (a crash leaves no half-written model)."""
+    return atomic_save_dir(output_dir, lambda d: save_model(model, tokenizer, d, kind))
 
 
 def adapt_classifier(model_dir: str | Path, records: Sequence[T0Record], config: AdaptConfig,
@@ -184,8 +167,6 @@ def heldout_loss(model, records: Sequence[T0Record], tokenizer, config: AdaptCon
                  batch_size: int = 16) -> float:
     """Mean loss on labelled records: the classifier's pair cross-entropy (an `EncoderClassifier`),
     else the generator's per-token NLL (no label smoothing). Eval mode; the training flag is restored."""
-    from crosstask.models.classifier import EncoderClassifier
-
     is_classifier = isinstance(model, EncoderClassifier)
     features = (classifier_features if is_classifier else seq2seq_features)(records, tokenizer, config)
     if not features:

@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from crosstask.errors import CrosstaskError, ValidationError, WriteError
+from crosstask.core.checks import check_writable_dir
+from crosstask.core.errors import CrosstaskError, ValidationError, WriteError
+from crosstask.core.io import read_json
 
 LOCK_FILE = ".crosstask.lock"
 RUN_CONFIG = "run_config.json"
@@ -52,8 +54,6 @@ def secondary_process() -> bool:
 
 def check_run_output(flag: str, output: str | Path, resume: bool, overwrite: bool) -> Path:
     """The command-line check of a training run's --output (before anything is loaded or written)."""
-    from crosstask.validation import check_writable_dir
-
     if resume and overwrite:
         raise ValidationError("--resume/--overwrite", "choose one: --resume continues the run in --output, "
                                                       "--overwrite replaces it")
@@ -109,8 +109,6 @@ def prepare_run(output: str | Path, meta: Mapping[str, Any], resume: bool, overw
     if not config.is_file():
         raise ValidationError(flag, f"{output} holds a run without {RUN_CONFIG}: its settings cannot be checked, "
                                     "so it cannot be resumed (use --overwrite)")
-    from crosstask.io import read_json
-
     saved = read_json(config)
     if not isinstance(saved, dict):
         raise ValidationError(flag, f"{config} is not a run configuration (use --overwrite)")

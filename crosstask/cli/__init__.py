@@ -8,8 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
-from crosstask.errors import CrosstaskError
-from crosstask.precision import MIXED_PRECISIONS
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.precision import MIXED_PRECISIONS
+from crosstask.reporting.summary import render_recross, render_superni
 
 
 def _non_negative(value: str) -> int:
@@ -75,17 +76,17 @@ def cmd_data_summary(args: argparse.Namespace) -> None:
     is_recross = args.kind == "recross" or (args.kind == "auto" and (root / "split.json").exists())
     result = summary.summarize_recross(root) if is_recross else summary.summarize_superni(root, args.label_mode)
     if args.json:
-        from crosstask.io import atomic_write_json
+        from crosstask.core.io import atomic_write_json
         atomic_write_json(args.json, result)
     print(json.dumps(result, indent=2) if args.format == "json" else
-          (summary.render_recross(result) if is_recross else summary.render_superni(result)))
+          (render_recross(result) if is_recross else render_superni(result)))
 
 
 def cmd_baselines(args: argparse.Namespace) -> None:
     from crosstask.data.superni import load_split
     from crosstask.data.tasktype import TaskTypeRule, type_task
     from crosstask.evaluation.baselines import BASELINES, run_baselines
-    from crosstask.reporting.tables import metrics_table
+    from crosstask.evaluation.tables import metrics_table
 
     root = _superni_dir(args)
     split = load_split(root, args.split, max_instances=args.max_instances)
@@ -104,7 +105,7 @@ def cmd_baselines(args: argparse.Namespace) -> None:
         "missing_tasks": split.missing, "label_space_mode": args.label_mode, "seed": args.seed, "results": results,
     }
     if args.json:
-        from crosstask.io import atomic_write_json
+        from crosstask.core.io import atomic_write_json
         atomic_write_json(args.json, report)
     if args.format == "json":
         print(json.dumps(report, indent=2))
@@ -132,7 +133,7 @@ def _prompt_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from crosstask import pipeline
+    from crosstask.experiments import superni as pipeline
     from crosstask.training.trainer import TrainingArguments
 
     training = TrainingArguments(
@@ -160,8 +161,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from crosstask import pipeline
-    from crosstask.reporting.tables import results_markdown
+    from crosstask.experiments import superni as pipeline
+    from crosstask.evaluation.tables import results_markdown
 
     options = pipeline.EvalOptions(fair=not args.no_fair, n_best=args.n_best, max_length=args.max_length,
                                    max_new_tokens=args.max_target_length, batch_size=args.batch_size,
@@ -195,13 +196,13 @@ def _named_path(value: str) -> tuple[str, Path]:
 def cmd_demo(args: argparse.Namespace) -> None:
     """The main job on the packaged demo benchmark, offline: data summary, train a classifier and a
     generator with the packaged default model, evaluate both beside the baselines, plot."""
-    from crosstask import pipeline
+    from crosstask.experiments import superni as pipeline
     from crosstask.data import summary
     from crosstask.data.benchmark import DataConfig
     from crosstask.models.classifier import ClassifierConfig
     from crosstask.models.generator import GeneratorConfig
     from crosstask.reporting.plots import plot_em
-    from crosstask.reporting.tables import results_markdown
+    from crosstask.evaluation.tables import results_markdown
     from crosstask.training.classifier import ClassifierTrainingConfig
     from crosstask.training.generator import GeneratorTrainingConfig
     from crosstask.training.pairs import PairConfig
@@ -210,7 +211,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     out = Path(args.output)
     data = DataConfig(demo=True, demo_seed=args.demo_seed, max_train_instances=args.train_instances, dev_tasks=2,
                       max_dev_instances=20, max_test_instances=args.test_instances, seed=args.seed)
-    print(summary.render_superni(summary.summarize_superni(data.resolve_root())), end="\n\n")
+    print(render_superni(summary.summarize_superni(data.resolve_root())), end="\n\n")
     if args.baselines_only:
         for tasks in ("cls", "gen"):
             cmd_baselines(argparse.Namespace(
@@ -245,11 +246,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from crosstask.validation import OneLineParser
+    from crosstask.cli.validation import OneLineParser
     parser = OneLineParser(prog="crosstask", description="Cross-task generalisation toolkit: "
                                      "SuperNI generator vs. classifier, ReCross retrieval-augmented adaptation.")
     commands = parser.add_subparsers(dest="command", required=True)
-    from crosstask.cli_recross import register as register_recross
+    from crosstask.cli.recross import register as register_recross
     register_recross(commands)
 
     data = commands.add_parser("data", help="inspect datasets").add_subparsers(dest="data_command", required=True)
@@ -404,11 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     _show_crosstask_log()
     try:
-        from crosstask.validation import validate
+        from crosstask.cli.validation import validate
         validate(args)  # every flag, choice and path, before any work
         args.func(args)
     except (CrosstaskError, OSError, UnicodeDecodeError) as exc:
-        from crosstask.errors import describe_os_error
+        from crosstask.core.errors import describe_os_error
         message = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
         print(f"crosstask: error: {' '.join(message.split())}", file=sys.stderr)
         return 2

@@ -1,18 +1,19 @@
 """`crosstask recross ...`: the ReCross experiment from the command line (a thin shell over
-`crosstask.recross_pipeline`). `register(commands)` adds the command group to a subparsers object."""
+`crosstask.experiments.recross`). `register(commands)` adds the command group to a subparsers object."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from crosstask.errors import CrosstaskError
-from crosstask.runs import run_lock
-from crosstask.validation import check_reranker_rows
-from crosstask.precision import ENCODER_PRECISIONS, MIXED_PRECISIONS
+from crosstask.core.errors import CrosstaskError
+from crosstask.data.t0 import load_upstream_pool
+from crosstask.experiments.recross_round import METHODS
+from crosstask.models.kinds import detect_kind
+from crosstask.core.runs import run_lock
+from crosstask.cli.validation import check_reranker_rows
+from crosstask.core.precision import ENCODER_PRECISIONS, MIXED_PRECISIONS
 
-METHODS = ("random", "bm25", "sbert", "dense", "dense_rerank")
 
 
 def _non_negative(value: str) -> int:
@@ -47,16 +48,8 @@ def _pick(value: str, allowed: list[str] | tuple[str, ...], what: str) -> list[s
     return list(dict.fromkeys(items))
 
 
-def _upstream_kind(path: str) -> tuple[Path, str]:
-    from crosstask.models.classifier import is_classifier_dir
-    from crosstask.pipeline import model_dir
-
-    found = model_dir(path)
-    return found, "classifier" if is_classifier_dir(found) else "generator"
-
-
 def _adapt_config(args: argparse.Namespace):
-    from crosstask.retrieval.adapt import AdaptConfig
+    from crosstask.training.adapt import AdaptConfig
     from crosstask.training.pairs import PairConfig
 
     return AdaptConfig(lr=args.adapt_lr, batch_size=args.adapt_batch_size, epochs=args.adapt_epochs,
@@ -66,14 +59,13 @@ def _adapt_config(args: argparse.Namespace):
 
 
 def cmd_upstream(args: argparse.Namespace) -> None:
-    from crosstask.recross_pipeline import train_upstream
+    from crosstask.experiments.recross import train_upstream
     from crosstask.training.trainer import TrainingArguments
 
     training = TrainingArguments(output_dir=args.output, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  warmup_ratio=args.warmup_ratio, seed=args.seed, max_steps=args.max_steps,
                                  resume=args.resume, mixed_precision=args.mixed_precision, overwrite=args.overwrite)
-    with run_lock(args.output):
-        summary = train_upstream(_recross_dir(args), args.kind, args.output, max_per_task=args.max_per_task or None,
+    summary = train_upstream(_recross_dir(args), args.kind, args.output, max_per_task=args.max_per_task or None,
                              model=args.model, max_length=args.max_length, training_args=training,
                              max_cls_labels=args.max_cls_labels, seed=args.seed, dev_templates=args.dev_templates,
                              exclude_tasks=[t.strip() for t in args.exclude_tasks.split(",") if t.strip()],
@@ -86,13 +78,12 @@ def cmd_upstream(args: argparse.Namespace) -> None:
 
 
 def cmd_distant_supervision(args: argparse.Namespace) -> None:
-    from crosstask.recross_pipeline import capped_pool
-    from crosstask.retrieval.recross import RecrossConfig, build_retriever
-    from crosstask.retrieval.reranker import build_distant_supervision
+    from crosstask.experiments.recross_round import RecrossConfig, build_retriever
+    from crosstask.experiments.distant_supervision import build_distant_supervision
 
     recross_dir = _recross_dir(args)
-    model, kind = _upstream_kind(args.upstream)
-    pool = capped_pool(recross_dir, args.max_per_task or None, args.seed)
+    model, kind = detect_kind(args.upstream)
+    pool = load_upstream_pool(recross_dir, args.max_per_task or None, args.seed)
     pseudo = _pick(args.pseudo_targets, pool.tasks, "pseudo-target")
     output = Path(args.output)
     config = RecrossConfig("distant-supervision", retriever=args.retriever, model_kind=kind,
@@ -108,8 +99,8 @@ def cmd_distant_supervision(args: argparse.Namespace) -> None:
 
 
 def cmd_train_reranker(args: argparse.Namespace) -> None:
-    from crosstask.io import read_jsonl
-    from crosstask.retrieval.reranker import train_reranker
+    from crosstask.core.io import read_jsonl
+    from crosstask.training.reranker import train_reranker
 
     path = Path(args.data_file)
     if not path.is_file():
@@ -117,7 +108,7 @@ def cmd_train_reranker(args: argparse.Namespace) -> None:
     rows = read_jsonl(path)
     check_reranker_rows(path, rows)  # objects with query, candidate and a label 0 or 1, before any model loads
     if args.shared_context:
-        from crosstask.retrieval.shared_reranker import train_shared_reranker
+        from crosstask.training.reranker import train_shared_reranker
 
         out = train_shared_reranker(rows, args.model, args.output, epochs=args.epochs, batch_size=args.batch_size,
                                     seed=args.seed, lr=args.lr, max_length=args.max_length,
@@ -138,7 +129,7 @@ def _upstream_task_names(recross_dir: Path) -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> None:
     from crosstask.data.t0 import target_names
-    from crosstask.recross_pipeline import run_targets
+    from crosstask.experiments.recross import run_targets
 
     recross_dir = _recross_dir(args)
     real = target_names(recross_dir)
@@ -164,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from crosstask.recross_report import recross_report
+    from crosstask.reporting.recross import recross_report
 
     report = recross_report(args.runs, args.out, notes=args.notes)
     print(Path(report["table"]).read_text(encoding="utf-8"))
@@ -302,13 +293,3 @@ def register(commands) -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
     return group
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m crosstask.cli_recross recross ...`): the main CLI, same error handling."""
-    from crosstask.cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,32 +6,50 @@ hash and the seed it came from.
 
 from __future__ import annotations
 
-import platform
-import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from crosstask import __version__
+from crosstask.api.models import fit
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from crosstask.core.provenance import provenance as run_provenance
+from crosstask.core.runs import clear_run, prepare_run, run_lock
 from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
-from crosstask.errors import CrosstaskError
-from crosstask.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
-from crosstask.runs import clear_run, prepare_run, run_lock
-from crosstask.precision import machine_info
+from crosstask.models.kinds import model_dir
+from crosstask.training.classifier import ClassifierTrainingConfig
+from crosstask.training.generator import GeneratorTrainingConfig
+from crosstask.training.trainer import TrainingArguments, make_accelerator
 
 
 def provenance(data_config: DataConfig, fingerprint: str) -> dict:
     """Where a result came from. `data_hash`: the task files loaded (training: every train, dev and test
     task file the run read — test files only for their names and types; evaluation: the evaluated test tasks)."""
-    return {"command": " ".join(["crosstask", *sys.argv[1:]]) if sys.argv else "", "crosstask": __version__,
-            "python": platform.python_version(), "data": asdict(data_config), "data_hash": fingerprint,
-            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info()}
+    return run_provenance(data=asdict(data_config), data_hash=fingerprint)
 
 
-def train(kind: str, data_config: DataConfig, model_config, args, accelerator=None) -> dict:
+def train_run(config, train_tasks, dev_tasks, args: TrainingArguments, meta: dict, accelerator) -> dict:
+    """The one training procedure of `crosstask train` and `crosstask recross upstream`: refuse another run in
+    `args.output_dir` before any write, lock it, write run_config.json (`meta`), `fit`, write train_summary.json."""
+    output, main = Path(args.output_dir), accelerator.is_main_process
+    prepare_run(output, meta, args.resume, args.overwrite)  # refuse before anything is written
+    with run_lock(output, enabled=main):
+        if prepare_run(output, meta, args.resume, args.overwrite) == "overwrite" and main:  # again, under the lock
+            clear_run(output)
+        if main and not (output / "run_config.json").exists():  # a resumed run keeps its own (same settings)
+            atomic_write_json(output / "run_config.json", meta)
+        result = fit(config, train_tasks, args, dev_tasks, accelerator=accelerator)
+        summary = {**meta, **result.to_json(),
+                   "model_dir": str(output / ("best" if result.best_step is not None else "final"))}
+        if main:
+            atomic_write_json(output / "train_summary.json", summary)
+    return summary
+
+
+def train(kind: str, data_config: DataConfig, model_config, args: TrainingArguments, accelerator=None) -> dict:
     """Train a classifier (`model_config`: ClassifierTrainingConfig) or generator (GeneratorTrainingConfig)."""
-    from crosstask.training.trainer import make_accelerator
-
+    expected = {"classifier": ClassifierTrainingConfig, "generator": GeneratorTrainingConfig}.get(kind)
+    if expected is None or not isinstance(model_config, expected):
+        raise CrosstaskError(f"model kind {kind!r} does not match its config {type(model_config).__name__}")
     accelerator = accelerator or make_accelerator(args.mixed_precision)
     data = load_superni_data(data_config)
     if not data.train:
@@ -40,40 +58,11 @@ def train(kind: str, data_config: DataConfig, model_config, args, accelerator=No
     if not any(t.task.instances for t in data.train if t.is_cls or mix_gen):  # 0 steps: an error, before any write
         raise CrosstaskError(f"nothing to train on: none of the {len(data.train)} training tasks of {data.root} is a CLS "
                              "task with instances" + ("" if mix_gen else " (GEN tasks need --mix-gen)"))
-    output = Path(args.output_dir)
-    meta = {**provenance(data_config, fingerprint_tasks(data.train + data.dev + data.test)), "kind": kind, "config": asdict(model_config),
-            "training": asdict(args),
-            "precision": accelerator.mixed_precision, "processes": accelerator.num_processes, "train_tasks": len(data.train), "dev_tasks": [t.name for t in data.dev]}
-    if kind not in ("classifier", "generator"):
-        raise CrosstaskError(f"unknown model kind {kind!r} (classifier or generator)")
-    main = accelerator.is_main_process
-    prepare_run(output, meta, args.resume, args.overwrite)  # refuse before anything is written
-    with run_lock(output, enabled=main):
-        if prepare_run(output, meta, args.resume, args.overwrite) == "overwrite" and main:  # again, under the lock
-            clear_run(output)
-        if main and not (output / "run_config.json").exists():  # a resumed run keeps its own (same settings)
-            atomic_write_json(output / "run_config.json", meta)
-        if kind == "classifier":
-            from crosstask.training.classifier import train_classifier
-            result = train_classifier(data.train, model_config, args, data.dev, accelerator=accelerator)
-        else:
-            from crosstask.training.generator import train_generator
-            result = train_generator(data.train, model_config, args, data.dev, accelerator=accelerator)
-        trainer = result.pop("trainer")
-        summary = {**meta, **result, "skipped_nonfinite_steps": trainer.state.skipped_steps,
-                   "model_dir": str(output / ("best" if result.get("best_step") is not None else "final"))}
-        if main:
-            atomic_write_json(output / "train_summary.json", summary)
-    return summary
-
-
-def model_dir(path: str | Path) -> Path:
-    """A saved model: the directory itself, or a training run's best/ (else final/) export."""
-    path = Path(path)
-    for candidate in (path, path / "best", path / "final"):
-        if (candidate / "config.json").exists() or (candidate / "crosstask_classifier.json").exists():
-            return candidate
-    raise CrosstaskError(f"{path}: no saved model there (expected a model directory or a run with best/ or final/)")
+    meta = {**provenance(data_config, fingerprint_tasks(data.train + data.dev + data.test)), "kind": kind,
+            "config": asdict(model_config), "training": asdict(args), "precision": accelerator.mixed_precision,
+            "processes": accelerator.num_processes, "train_tasks": len(data.train),
+            "dev_tasks": [t.name for t in data.dev]}
+    return train_run(model_config, data.train, data.dev, args, meta, accelerator)
 
 
 def _prediction_rows(predictions) -> list[dict]:
@@ -137,7 +126,7 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
     from crosstask.evaluation.calibration import calibrate
     from crosstask.evaluation.generator import rerank_with_classifier
     from crosstask.evaluation.metrics import aggregate
-    from crosstask.reporting.tables import results_markdown
+    from crosstask.evaluation.tables import results_markdown
     from crosstask.training.trainer import make_accelerator
 
     if not classifier and not generator:
@@ -190,9 +179,9 @@ def _check_evaluation_output(output: Path, settings: dict, overwrite: bool) -> N
     """An output directory holding an evaluation with other settings is refused unless `overwrite`."""
     import json
 
-    from crosstask.errors import ValidationError
-    from crosstask.io import read_json
-    from crosstask.runs import settings_differences
+    from crosstask.core.errors import ValidationError
+    from crosstask.core.io import read_json
+    from crosstask.core.runs import settings_differences
 
     if overwrite or not (output / "metrics.json").is_file():
         return

@@ -1,0 +1,1 @@
+"""The public model classes (`Classifier`, `Generator`), `fit` and `evaluate`, re-exported by `crosstask`."""

@@ -1,0 +1,184 @@
+"""`Classifier` and `Generator`: a saved model with its tokenizer, prompt settings and lengths.
+
+    clf = Classifier.from_pretrained("runs/cls")           # a model directory or a training run (best/, final/)
+    clf.score("Is the review positive?", "Great film.", ["yes", "no"])   # P(correct) per candidate
+    clf.predict(tasks)                                     # CandidatePrediction per instance of typed tasks
+    result = Classifier.from_backbone("default").fit(train_tasks, TrainingArguments("runs/x"), dev_tasks)
+
+The kind is read from the saved files (`load`); `fit` returns a `TrainResult` and keeps the trained model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from crosstask.core.errors import CrosstaskError
+from crosstask.data.prompts import (PromptConfig, PromptEncoder, classifier_context_segments,
+                                    generator_segments)
+from crosstask.data.records import Example
+from crosstask.data.tasktype import TypedTask
+from crosstask.evaluation import classifier as classifier_eval
+from crosstask.evaluation import generator as generator_eval
+from crosstask.evaluation.classifier import CandidatePrediction
+from crosstask.models.classifier import ClassifierConfig
+from crosstask.models.generator import GeneratorConfig, save_generator, sequence_log_likelihoods
+from crosstask.models.kinds import detect_kind, load_inference_settings, load_model, save_inference_settings
+from crosstask.models.shared_context import CandidateScorer, ScoringInstance
+from crosstask.training.classifier import ClassifierTrainingConfig, train_classifier
+from crosstask.training.generator import GeneratorTrainingConfig, train_generator
+from crosstask.training.pairs import PairConfig
+from crosstask.training.trainer import TrainingArguments, TrainResult
+
+TrainingConfig = ClassifierTrainingConfig | GeneratorTrainingConfig
+
+
+def fit(config: TrainingConfig, train_tasks: Sequence[TypedTask], args: TrainingArguments,
+        dev_tasks: Sequence[TypedTask] = (), accelerator=None, model=None, tokenizer=None) -> TrainResult:
+    """Train a classifier or generator (chosen by the type of `config`) on `train_tasks`; with `dev_tasks`, the
+    best checkpoint by dev EM is exported to `args.output_dir`/best. `model`/`tokenizer`: continue from them."""
+    if isinstance(config, ClassifierTrainingConfig):
+        dev_eval = classifier_eval.dev_evaluator(dev_tasks, config.prompt) if dev_tasks else None
+        return train_classifier(train_tasks, config, args, dev_eval, tokenizer, accelerator, model)
+    if isinstance(config, GeneratorTrainingConfig):
+        dev_eval = (generator_eval.dev_evaluator(dev_tasks, config.prompt, config.model.max_target_length)
+                    if dev_tasks else None)
+        return train_generator(train_tasks, config, args, dev_eval, accelerator, model, tokenizer)
+    raise CrosstaskError(f"unknown training config {type(config).__name__}")
+
+
+class _Model:
+    kind = ""
+
+    def __init__(self, model=None, tokenizer=None, config: TrainingConfig | None = None):
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+
+    @property
+    def prompt(self) -> PromptConfig:
+        return self.config.prompt
+
+    @property
+    def encoder(self) -> PromptEncoder:
+        return PromptEncoder(self._tokenizer(), self.max_length)
+
+    def _tokenizer(self):
+        if self.model is None or self.tokenizer is None:
+            raise CrosstaskError(f"this {self.kind} has no weights yet: fit it or load one with from_pretrained")
+        return self.tokenizer
+
+    def to(self, device) -> _Model:
+        self.model.to(device)
+        return self
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> _Model:
+        """A saved model (or a training run's best/, else final/) with its tokenizer, prompt settings and lengths."""
+        found, kind = detect_kind(path)
+        target = {"classifier": Classifier, "generator": Generator}[kind]
+        if cls is not _Model and target is not cls:
+            raise CrosstaskError(f"{found} holds a {kind}, not a {cls.kind}")
+        model, tokenizer = load_model(found)
+        settings = load_inference_settings(found)
+        prompt = PromptConfig(**settings["prompt"]) if settings.get("prompt") else PromptConfig()
+        return target(model, tokenizer, target._config(model, prompt, settings))
+
+    def fit(self, train_tasks: Sequence[TypedTask], args: TrainingArguments, dev_tasks: Sequence[TypedTask] = (),
+            accelerator=None) -> TrainResult:
+        """Train on `train_tasks` (the loaded weights, or new ones on the configured backbone); keeps the result."""
+        result = fit(self.config, train_tasks, args, dev_tasks, accelerator, self.model, self.tokenizer)
+        self.model, self.tokenizer = result.model.eval(), result.tokenizer
+        return result
+
+    def evaluate(self, tasks: Sequence[TypedTask], **options) -> dict:
+        """Overall / per-task / per-category metrics of `predict(tasks)`."""
+        from crosstask.evaluation.metrics import aggregate
+
+        return aggregate(p.scored() for p in self.predict(tasks, **options))
+
+
+class Classifier(_Model):
+    """The encoder-classifier: P(correct) of each (prompt, candidate) pair; predicts the best candidate."""
+
+    kind = "classifier"
+
+    @property
+    def max_length(self) -> int:
+        return self.config.max_length
+
+    @staticmethod
+    def _config(model, prompt: PromptConfig, settings: dict) -> ClassifierTrainingConfig:
+        return ClassifierTrainingConfig(model.config, prompt=prompt, max_length=settings.get("max_length", 256))
+
+    @classmethod
+    def from_backbone(cls, backbone: str = "default", *, max_length: int = 256, prompt: PromptConfig | None = None,
+                      pairs: PairConfig | None = None, **model_options) -> Classifier:
+        """An untrained classifier on a backbone (hub id, local path or "default"); `fit` builds its weights."""
+        return cls(config=ClassifierTrainingConfig(ClassifierConfig(backbone, **model_options), pairs or PairConfig(),
+                                                   prompt or PromptConfig(), max_length))
+
+    def score(self, definition: str, input: str, candidates: Sequence[str],
+              positive_examples: Sequence[Example] = (), negative_examples: Sequence[Example] = ()) -> list[float]:
+        """P(correct) of each candidate as the output for `input` under the task `definition`."""
+        context = classifier_context_segments(definition, positive_examples, negative_examples, input, self.prompt)
+        self.model.eval()
+        return CandidateScorer(self.model, self.encoder).score([ScoringInstance(context, list(candidates))])[0]
+
+    def predict(self, tasks: Sequence[TypedTask], batch_size: int = 64, accelerator=None) -> list[CandidatePrediction]:
+        """The best label of each instance of typed tasks, with every candidate's score."""
+        return classifier_eval.predict_candidates(self.model, tasks, self.encoder, self.prompt, batch_size=batch_size,
+                                                  accelerator=accelerator)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        self.model.save_pretrained(Path(directory), self._tokenizer())
+        save_inference_settings(directory, self.prompt, self.max_length)
+        return Path(directory)
+
+
+class Generator(_Model):
+    """The text-to-text generator: greedy predictions, or log-likelihoods of given candidates."""
+
+    kind = "generator"
+
+    @property
+    def max_length(self) -> int:
+        return self.config.model.max_source_length
+
+    @staticmethod
+    def _config(model, prompt: PromptConfig, settings: dict) -> GeneratorTrainingConfig:
+        name = getattr(model, "name_or_path", "") or "saved"
+        lengths = {"max_source_length": settings.get("max_length", 256),
+                   "max_target_length": settings.get("max_new_tokens") or 64}
+        return GeneratorTrainingConfig(GeneratorConfig(str(name), **lengths), prompt=prompt)
+
+    @classmethod
+    def from_backbone(cls, backbone: str = "default", *, max_length: int = 256, max_target_length: int = 64,
+                      prompt: PromptConfig | None = None, mix_gen: bool = False, **model_options) -> Generator:
+        """An untrained generator on a backbone (encoder-only ones become warm-started encoder-decoders)."""
+        model = GeneratorConfig(backbone, max_source_length=max_length, max_target_length=max_target_length,
+                                **model_options)
+        return cls(config=GeneratorTrainingConfig(model, prompt or PromptConfig(), mix_gen))
+
+    def score(self, definition: str, input: str, candidates: Sequence[str],
+              positive_examples: Sequence[Example] = (), negative_examples: Sequence[Example] = ()) -> list[float]:
+        """log P(candidate | prompt) of each candidate (the fair generator's label-space ranking)."""
+        source = self.encoder.encode(generator_segments(definition, positive_examples, negative_examples, input,
+                                                        self.prompt))
+        return sequence_log_likelihoods(self.model, self._tokenizer(), source, list(candidates),
+                                        max_target_length=self.config.model.max_target_length)
+
+    def predict(self, tasks: Sequence[TypedTask], num_beams: int = 1, accelerator=None) -> list[CandidatePrediction]:
+        """Generated outputs for every instance of typed tasks (greedy unless `num_beams` > 1)."""
+        return generator_eval.predict_generator(self.model, self._tokenizer(), tasks, self.encoder, self.prompt,
+                                                num_beams=num_beams, n_best=num_beams, accelerator=accelerator,
+                                                max_new_tokens=self.config.model.max_target_length)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        save_generator(self.model, self._tokenizer(), directory)
+        save_inference_settings(directory, self.prompt, self.max_length, self.config.model.max_target_length)
+        return Path(directory)
+
+
+def load(path: str | Path) -> Classifier | Generator:
+    """The saved classifier or generator in `path`, whichever it holds."""
+    return _Model.from_pretrained(path)
+

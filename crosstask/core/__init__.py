@@ -1,0 +1,1 @@
+"""The base layer: errors, atomic file I/O, run directories, precision, progress, checks."""

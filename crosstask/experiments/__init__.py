@@ -1,0 +1,1 @@
+"""Experiments: the SuperNI train / evaluate steps and the ReCross loop, written to disk with provenance."""

@@ -1,0 +1,99 @@
+"""Train the ReCross rerankers on distant-supervision rows: the 2-way `CrossEncoder` (plain torch loop) and
+the shared-context reranker (crosstask `Trainer`). Both are saved atomically (`atomic_save_dir`)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from accelerate.utils import set_seed
+
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.io import atomic_save_dir, atomic_write_json
+from crosstask.models.backbone import load_tokenizer, resolve_model
+from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
+from crosstask.models.shared_reranker import MARKER, SharedContextReranker
+from crosstask.training.classifier import classifier_loss, packed_collate
+from crosstask.training.trainer import Trainer, TrainingArguments
+
+
+def train_reranker(rows: Sequence[dict], base_model: str | Path = "default", output_dir: str | Path = "reranker",
+                   epochs: int = 1, batch_size: int = 16, seed: int = 42, lr: float = 2e-5,
+                   max_length: int = 256) -> Path:
+    """Train a 2-way `CrossEncoder` (num_labels=2, sentence-transformers `CrossEntropyLoss`) on
+    (query, candidate, label) rows and save it to `output_dir` (replaced atomically). A plain torch
+    loop drives the loss: `CrossEncoderTrainer` needs the `datasets` package, which is not installed."""
+    from sentence_transformers import CrossEncoder  # heavy: loaded only to train this reranker
+    from sentence_transformers.cross_encoder.losses import CrossEntropyLoss
+
+    rows = list(rows)
+    if not rows:
+        raise CrosstaskError("no reranker training rows")
+    torch.manual_seed(seed)
+    model = CrossEncoder(resolve_model(base_model), num_labels=2, max_length=max_length)
+    loss_fn = CrossEntropyLoss(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    rng = random.Random(seed)
+    model.train()
+    for _ in range(epochs):
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        for start in range(0, len(order), batch_size):
+            batch = [rows[i] for i in order[start:start + batch_size]]
+            loss = loss_fn([[r["query"] for r in batch], [r["candidate"] for r in batch]],
+                           torch.tensor([int(r["label"]) for r in batch]))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad()
+    model.eval()
+    return atomic_save_dir(output_dir, lambda d: model.save_pretrained(str(d)))
+
+
+def train_shared_reranker(rows: Sequence[dict], base_model: str | Path = "default",
+                          output_dir: str | Path = "reranker", epochs: int = 1, batch_size: int = 4, seed: int = 42,
+                          lr: float = 2e-5, max_length: int = 256, mixed_precision: str = "auto") -> Path:
+    """Train the shared-context reranker on (query, candidate, label) rows with the crosstask `Trainer`
+    (one training row = one candidate with all its queries; `batch_size` candidates per step) and save
+    it to `output_dir`."""
+
+    rows = list(rows)
+    if not rows:
+        raise CrosstaskError("no reranker training rows")
+    set_seed(seed)
+    tokenizer = load_tokenizer(base_model)
+    model = EncoderClassifier.from_backbone(ClassifierConfig(str(base_model), shared_context=True))
+    reranker = SharedContextReranker(model, tokenizer, max_length)
+    if not reranker.scorer.shared:
+        raise CrosstaskError(f"{base_model} cannot score with a shared context (needs an encoder that honours 4D "
+                             "attention masks with position ids); train the CrossEncoder reranker instead")
+    labels: dict[tuple[str, str], int] = {(r["query"], r["candidate"]): int(r["label"]) for r in rows}
+    instances, _ = reranker.instances(list(labels))
+    candidates = list(dict.fromkeys(c for _, c in labels))  # the instances' order (first seen)
+    features = []
+    for instance, candidate in zip(instances, candidates):
+        pending = [labels[(q, candidate)] for q in instance.candidates]
+        for pack in reranker.scorer.packs(instance):
+            features.append({"input_ids": pack.input_ids, "packed": pack, "labels": pending[:len(pack.spans)]})
+            pending = pending[len(pack.spans):]
+    random.Random(seed).shuffle(features)
+    output_dir = Path(output_dir)
+    args = TrainingArguments(output_dir=str(output_dir.parent / f".{output_dir.name}.work"), epochs=epochs,
+                             batch_size=batch_size, lr=lr, seed=seed, keep_checkpoints=1, progress=False,
+                             mixed_precision=mixed_precision)
+    trainer = Trainer(model, features, lambda fs: packed_collate(fs, tokenizer.pad_token_id), classifier_loss, args,
+                      lambda m, d: m.save_pretrained(d, tokenizer), model.parameter_groups(lr, lr, 0.01))
+    trainer.train()
+    trained = trainer.accelerator.unwrap_model(trainer.model)
+
+    def save(directory: Path) -> None:
+        trained.save_pretrained(directory, tokenizer)
+        atomic_write_json(directory / MARKER, {"kind": "shared-context", "base_model": str(base_model),
+                                               "max_length": max_length, "rows": len(rows)})
+
+    atomic_save_dir(output_dir, save)
+    shutil.rmtree(args.output_dir, ignore_errors=True)
+    return output_dir
