@@ -1,4 +1,6 @@
-"""Where real data lives: --data, then $CROSSTASK_DATA, then ../shared/data beside the repo."""
+"""Where real data lives: --data, then $CROSSTASK_DATA, then ../shared/data beside the repo. A source in
+another format (Hub-layout SuperNI, bigscience/P3, generic JSONL; a file, folder or hub id) is converted
+once into a cached data root (crosstask.data.formats.prepare_data)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import os
 from pathlib import Path
 
 from crosstask.core.errors import DataNotFoundError
+from crosstask.data.formats import is_hub_id, prepare_data
 
 ENV_VAR = "CROSSTASK_DATA"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +29,9 @@ def resolve_data_root(explicit: str | Path | None = None) -> Path:
     else:
         root = default_shared_data()
         source = "default ../shared/data"
-    if not root.exists():
+    if not root.exists() and not (source != "default ../shared/data" and is_hub_id(str(root))):
         raise DataNotFoundError(f"data directory {root} (from {source}) does not exist")
-    return root
+    return Path(prepare_data(str(root)))
 
 
 def resolve_dataset_dir(explicit: str | Path | None, name: str) -> Path:
