@@ -6,25 +6,33 @@
     result = Classifier.from_backbone("default").fit(train_tasks, TrainingArguments("runs/x"), dev_tasks)
 
 The kind is read from the saved files (`load`); `fit` returns a `TrainResult` and keeps the trained model.
+Both are Hub-native (huggingface_hub `ModelHubMixin`): `from_pretrained` takes a local directory, a training run
+or a hub id (`revision=`), `save_pretrained` writes safetensors, the settings needed to predict
+(crosstask_inference.json: prompt, lengths, architecture, label-space mode) and a model card (README.md), and
+`push_to_hub(repo_id)` uploads them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from huggingface_hub import ModelHubMixin, snapshot_download
+
 from crosstask.core.errors import CrosstaskError
-from crosstask.data.prompts import (PromptConfig, PromptEncoder, classifier_context_segments,
-                                    generator_segments)
+from crosstask.core.provenance import model_revision, provenance
+from crosstask.data.prompts import PromptConfig, PromptEncoder, classifier_context_segments, generator_segments
 from crosstask.data.records import Example
 from crosstask.data.tasktype import TypedTask
 from crosstask.evaluation import classifier as classifier_eval
 from crosstask.evaluation import generator as generator_eval
 from crosstask.evaluation.classifier import CandidatePrediction
 from crosstask.models.classifier import ClassifierConfig
-from crosstask.models.generator import GeneratorConfig, save_generator, sequence_log_likelihoods
+from crosstask.models.generator import GeneratorConfig, generator_arch, save_generator, sequence_log_likelihoods
 from crosstask.models.kinds import detect_kind, load_inference_settings, load_model, save_inference_settings
 from crosstask.models.shared_context import CandidateScorer, ScoringInstance
+from crosstask.training.card import card_info
 from crosstask.training.classifier import ClassifierTrainingConfig, train_classifier
 from crosstask.training.generator import GeneratorTrainingConfig, train_generator
 from crosstask.training.pairs import PairConfig
@@ -47,11 +55,32 @@ def fit(config: TrainingConfig, train_tasks: Sequence[TypedTask], args: Training
     raise CrosstaskError(f"unknown training config {type(config).__name__}")
 
 
-class _Model:
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve_pretrained(name_or_path: str | Path, revision: str | None = None, cache_dir=None,
+                       force_download: bool = False, local_files_only: bool = False,
+                       token=None) -> tuple[Path, str | None]:
+    """(local directory, hub commit hash or None) of a saved model given by local path or hub id."""
+    path = Path(str(name_or_path)).expanduser()
+    if path.exists():
+        return path, model_revision(path)
+    if not _HUB_ID.match(str(name_or_path)):
+        raise CrosstaskError(f"{name_or_path}: no such model directory (nor a hub id like 'org/name')")
+    local = Path(snapshot_download(str(name_or_path), revision=revision, cache_dir=cache_dir, token=token,
+                                   force_download=force_download, local_files_only=local_files_only))
+    return local, model_revision(local)
+
+
+class _Model(ModelHubMixin, library_name="crosstask", tags=["crosstask"],
+             repo_url="https://github.com/crosstask/crosstask"):
     kind = ""
 
-    def __init__(self, model=None, tokenizer=None, config: TrainingConfig | None = None):
+    def __init__(self, model=None, tokenizer=None, config: TrainingConfig | None = None, settings: dict | None = None):
         self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.settings = dict(settings or {})  # what crosstask_inference.json and the model card record
+        self.revision: str | None = None  # the hub commit hash it was loaded from, when known
+        self._hub_mixin_config = None  # the settings live in crosstask_inference.json, never in a stray config.json
 
     @property
     def prompt(self) -> PromptConfig:
@@ -71,8 +100,19 @@ class _Model:
         return self
 
     @classmethod
-    def from_pretrained(cls, path: str | Path) -> _Model:
-        """A saved model (or a training run's best/, else final/) with its tokenizer, prompt settings and lengths."""
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *, force_download: bool = False,
+                        token=None, cache_dir=None, local_files_only: bool = False, revision: str | None = None,
+                        **kwargs) -> _Model:
+        """A saved model (a directory, a training run's best/ else final/, or a hub id) with its tokenizer,
+        prompt settings and lengths; the kind is read from the saved files."""
+        return cls._from_pretrained(model_id=str(pretrained_model_name_or_path), revision=revision,
+                                    cache_dir=cache_dir, force_download=force_download,
+                                    local_files_only=local_files_only, token=token, **kwargs)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None, force_download=False,
+                         local_files_only=False, token=None, **_ignored) -> _Model:
+        path, hub_revision = resolve_pretrained(model_id, revision, cache_dir, force_download, local_files_only, token)
         found, kind = detect_kind(path)
         target = {"classifier": Classifier, "generator": Generator}[kind]
         if cls is not _Model and target is not cls:
@@ -80,13 +120,31 @@ class _Model:
         model, tokenizer = load_model(found)
         settings = load_inference_settings(found)
         prompt = PromptConfig(**settings["prompt"]) if settings.get("prompt") else PromptConfig()
-        return target(model, tokenizer, target._config(model, prompt, settings))
+        loaded = target(model, tokenizer, target._config(model, prompt, settings), settings)
+        loaded.revision = hub_revision
+        return loaded
+
+    def _card_settings(self) -> dict:
+        """kind, architecture and base model of the current weights, over what was loaded or recorded."""
+        kept = {k: v for k, v in self.settings.items() if k not in ("prompt", "max_length", "max_new_tokens")}
+        return {**kept, "kind": self.kind, **{k: v for k, v in self._architecture().items() if v}}
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs) -> Path:
+        """Weights (safetensors), tokenizer, crosstask_inference.json and the model card README.md into
+        `save_directory`; `push_to_hub=True, repo_id=...` also uploads them."""
+        super().save_pretrained(save_directory, **kwargs)
+        return Path(save_directory)
 
     def fit(self, train_tasks: Sequence[TypedTask], args: TrainingArguments, dev_tasks: Sequence[TypedTask] = (),
             accelerator=None) -> TrainResult:
         """Train on `train_tasks` (the loaded weights, or new ones on the configured backbone); keeps the result."""
         result = fit(self.config, train_tasks, args, dev_tasks, accelerator, self.model, self.tokenizer)
         self.model, self.tokenizer = result.model.eval(), result.tokenizer
+        info = card_info(self.kind, {}, self.settings.get("base_model") or self.config.model.model, train_tasks)
+        info.pop("architecture")
+        info["training"].update(steps=result.steps, best_dev=result.best_dev, command=provenance()["command"])
+        self.settings.update(info)
+        self.settings.pop("results", None)  # scores of the weights before this training
         return result
 
     def evaluate(self, tasks: Sequence[TypedTask], **options) -> dict:
@@ -109,6 +167,12 @@ class Classifier(_Model):
     def _config(model, prompt: PromptConfig, settings: dict) -> ClassifierTrainingConfig:
         return ClassifierTrainingConfig(model.config, prompt=prompt, max_length=settings.get("max_length", 256))
 
+    def _architecture(self) -> dict:
+        model = self.config.model
+        return {"base_model": self.settings.get("base_model") or str(model.model),
+                "architecture": {"encoder": "AutoModel", "pooling": model.pooling, "head": "linear(2)",
+                                 "dropout": model.dropout, "shared_context": model.shared_context}}
+
     @classmethod
     def from_backbone(cls, backbone: str = "default", *, max_length: int = 256, prompt: PromptConfig | None = None,
                       pairs: PairConfig | None = None, **model_options) -> Classifier:
@@ -128,10 +192,9 @@ class Classifier(_Model):
         return classifier_eval.predict_candidates(self.model, tasks, self.encoder, self.prompt, batch_size=batch_size,
                                                   accelerator=accelerator)
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        self.model.save_pretrained(Path(directory), self._tokenizer())
-        save_inference_settings(directory, self.prompt, self.max_length)
-        return Path(directory)
+    def _save_pretrained(self, save_directory: Path) -> None:
+        self.model.save_pretrained(Path(save_directory), self._tokenizer())
+        save_inference_settings(save_directory, self.prompt, self.max_length, **self._card_settings())
 
 
 class Generator(_Model):
@@ -172,10 +235,15 @@ class Generator(_Model):
                                                 num_beams=num_beams, n_best=num_beams, accelerator=accelerator,
                                                 max_new_tokens=self.config.model.max_target_length)
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        save_generator(self.model, self._tokenizer(), directory)
-        save_inference_settings(directory, self.prompt, self.max_length, self.config.model.max_target_length)
-        return Path(directory)
+    def _architecture(self) -> dict:
+        arch = {"arch": generator_arch(self.model), "model_type": self.model.config.model_type} if self.model else {}
+        return {"base_model": self.settings.get("base_model") or self.config.model.model,
+                "architecture": {**(self.settings.get("architecture") or {}), **arch}}
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        save_generator(self.model, self._tokenizer(), save_directory)
+        save_inference_settings(save_directory, self.prompt, self.max_length, self.config.model.max_target_length,
+                                **self._card_settings())
 
 
 def load(path: str | Path) -> Classifier | Generator:

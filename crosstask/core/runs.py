@@ -28,7 +28,8 @@ RUN_CONFIG = "run_config.json"
 RUN_FILES = (RUN_CONFIG, "train_summary.json", "trainer_state.json")
 RUN_DIRS = ("best", "final")
 # settings a resumed run may change: provenance, and knobs that do not change what is trained
-FREE_KEYS = {"command", "crosstask", "python", "time", "processes", "machine", "precision"}
+FREE_KEYS = {"command", "crosstask", "python", "time", "processes", "machine", "precision", "versions", "git_commit",
+             "model_revision"}
 FREE_TRAINING_KEYS = {"output_dir", "resume", "overwrite", "progress", "log_every", "mixed_precision",
                       "skip_nonfinite"}
 

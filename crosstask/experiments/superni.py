@@ -12,10 +12,11 @@ from pathlib import Path
 from crosstask.api.models import fit
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from crosstask.core.provenance import model_revision
 from crosstask.core.provenance import provenance as run_provenance
 from crosstask.core.runs import clear_run, prepare_run, run_lock
 from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
-from crosstask.models.kinds import model_dir
+from crosstask.models.kinds import INFERENCE_FILE, model_dir, update_inference_settings
 from crosstask.training.classifier import ClassifierTrainingConfig
 from crosstask.training.generator import GeneratorTrainingConfig
 from crosstask.training.trainer import TrainingArguments, make_accelerator
@@ -31,6 +32,7 @@ def train_run(config, train_tasks, dev_tasks, args: TrainingArguments, meta: dic
     """The one training procedure of `crosstask train` and `crosstask recross upstream`: refuse another run in
     `args.output_dir` before any write, lock it, write run_config.json (`meta`), `fit`, write train_summary.json."""
     output, main = Path(args.output_dir), accelerator.is_main_process
+    meta = {**meta, "model_revision": model_revision(config.model.model)}
     prepare_run(output, meta, args.resume, args.overwrite)  # refuse before anything is written
     with run_lock(output, enabled=main):
         if prepare_run(output, meta, args.resume, args.overwrite) == "overwrite" and main:  # again, under the lock
@@ -42,7 +44,21 @@ def train_run(config, train_tasks, dev_tasks, args: TrainingArguments, meta: dic
                    "model_dir": str(output / ("best" if result.best_step is not None else "final"))}
         if main:
             atomic_write_json(output / "train_summary.json", summary)
+            _record_training(output, meta, result)
     return summary
+
+
+def _record_training(output: Path, meta: dict, result) -> None:
+    """The run's command, data and dev score into the model cards of its best/ and final/ exports."""
+    data = meta.get("data")
+    if isinstance(data, dict):
+        data = f"demo benchmark (seed {data.get('demo_seed')})" if data.get("demo") else data.get("data")
+    training = {"command": meta.get("command"), "data": data or "the default SuperNI data", "steps": result.steps,
+                "data_hash": meta.get("data_hash"), "best_dev": result.best_dev,
+                "benchmark": "recross" if "upstream_tasks" in meta else "superni"}
+    for export in ("best", "final"):
+        if (output / export / INFERENCE_FILE).is_file():
+            update_inference_settings(output / export, training=training)
 
 
 def train(kind: str, data_config: DataConfig, model_config, args: TrainingArguments, accelerator=None) -> dict:

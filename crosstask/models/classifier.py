@@ -18,6 +18,7 @@ from torch import nn
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.progress import progress
 from crosstask.models.backbone import resolve_model
+from crosstask.models.card import write_encoder_note
 
 CONFIG_FILE = "crosstask_classifier.json"
 HEAD_FILE = "classifier_head.safetensors"
@@ -120,6 +121,7 @@ class EncoderClassifier(nn.Module):
         self.encoder.save_pretrained(directory / ENCODER_DIR)
         if tokenizer is not None:
             tokenizer.save_pretrained(directory / ENCODER_DIR)
+        write_encoder_note(directory / ENCODER_DIR)  # the encoder alone is not the model: say so where it lies
         save_file({k: v.detach().contiguous() for k, v in self.head.state_dict().items()}, directory / HEAD_FILE)
         (directory / CONFIG_FILE).write_text(json.dumps({**asdict(self.config), "model": str(self.config.model)}, indent=2))
 

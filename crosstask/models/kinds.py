@@ -4,11 +4,13 @@ files, and the checks of a model given by path or hub id."""
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 from crosstask.core.errors import CrosstaskError, DataFormatError, ValidationError
 from crosstask.core.io import atomic_write_json, read_json
 from crosstask.models.backbone import _DEFAULT_ALIASES
+from crosstask.models.card import write_model_card
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -100,12 +102,31 @@ def detect_kind(path: str | Path) -> tuple[Path, str]:
 INFERENCE_FILE = "crosstask_inference.json"
 
 
-def save_inference_settings(directory: str | Path, prompt, max_length: int, max_new_tokens: int | None = None) -> None:
-    """The prompt settings and lengths a saved model was trained with, so `from_pretrained` restores them."""
-    from dataclasses import asdict
+def save_inference_settings(directory: str | Path, prompt, max_length: int, max_new_tokens: int | None = None,
+                            **info) -> dict:
+    """The prompt settings and lengths a saved model was trained with, so `from_pretrained` restores them, and
+    what its model card says (`info`: kind, architecture, base_model, label_mode, training, results); writes
+    crosstask_inference.json and the model card README.md."""
+    settings = {"prompt": asdict(prompt), "max_length": max_length, "max_new_tokens": max_new_tokens,
+                **{k: v for k, v in info.items() if v is not None}}
+    atomic_write_json(Path(directory) / INFERENCE_FILE, settings)
+    write_model_card(directory, settings)
+    return settings
 
-    atomic_write_json(Path(directory) / INFERENCE_FILE, {"prompt": asdict(prompt), "max_length": max_length,
-                                                         "max_new_tokens": max_new_tokens})
+
+def update_inference_settings(directory: str | Path, **info) -> dict:
+    """Merge `info` into a saved model's settings (dicts such as `training` are merged key by key) and rewrite
+    its model card."""
+    path = Path(directory) / INFERENCE_FILE
+    settings = read_json(path) if path.is_file() else {}
+    for key, value in info.items():
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            settings[key] = {**settings[key], **value}
+        elif value is not None:
+            settings[key] = value
+    atomic_write_json(path, settings)
+    write_model_card(directory, settings)
+    return settings
 
 
 def load_inference_settings(directory: str | Path) -> dict:

@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from accelerate.utils import set_seed
 
 from crosstask.core.errors import CrosstaskError
-
 from crosstask.data.prompts import PromptConfig, PromptEncoder, classifier_context_segments, pair_segments
 from crosstask.data.tasktype import TypedTask
 from crosstask.models.backbone import load_tokenizer
 from crosstask.models.classifier import ClassifierConfig, EncoderClassifier, pad_collate
 from crosstask.models.kinds import save_inference_settings
 from crosstask.models.shared_context import CandidateScorer, ScoringInstance, collate_packed, shared_context_logits
+from crosstask.training.card import card_info
 from crosstask.training.pairs import Pair, PairConfig, build_pairs, pair_counts
 from crosstask.training.trainer import DevEval, Trainer, TrainingArguments, TrainResult
 
@@ -94,9 +94,13 @@ def train_classifier(train_tasks: Sequence[TypedTask], config: ClassifierTrainin
     def evaluate(m):
         return dev_eval(m, encoder, trainer.accelerator)
 
+    card = card_info("classifier", {"encoder": "AutoModel", "pooling": config.model.pooling, "head": "linear(2)",
+                                    "dropout": config.model.dropout, "shared_context": config.model.shared_context},
+                     config.model.model, train_tasks)
+
     def save(m, directory: Path):
         m.save_pretrained(directory, tokenizer)
-        save_inference_settings(directory, config.prompt, config.max_length)
+        save_inference_settings(directory, config.prompt, config.max_length, **card)
 
     trainer = Trainer(model, features, collate, classifier_loss, args,
                       save, model.parameter_groups(args.lr, args.head_lr or args.lr, args.weight_decay),

@@ -10,8 +10,16 @@ from accelerate.utils import set_seed
 
 from crosstask.data.prompts import PromptConfig, PromptEncoder, source_ids
 from crosstask.data.tasktype import TypedTask
-from crosstask.models.generator import GeneratorConfig, encode_target, load_generator, save_generator, seq2seq_collate
+from crosstask.models.generator import (
+    GeneratorConfig,
+    encode_target,
+    generator_arch,
+    load_generator,
+    save_generator,
+    seq2seq_collate,
+)
 from crosstask.models.kinds import save_inference_settings
+from crosstask.training.card import card_info
 from crosstask.training.trainer import DevEval, Trainer, TrainingArguments, TrainResult
 
 
@@ -48,10 +56,13 @@ def train_generator(train_tasks: Sequence[TypedTask], config: GeneratorTrainingC
     def evaluate(m):
         return dev_eval(m, encoder, trainer.accelerator)
 
+    card = card_info("generator", {"arch": generator_arch(model), "model_type": model.config.model_type,
+                                   "mix_gen": config.mix_gen}, config.model.model, train_tasks)
+
     def save(m, directory: Path):
         save_generator(m, tokenizer, directory)
         save_inference_settings(directory, config.prompt, config.model.max_source_length,
-                                config.model.max_target_length)
+                                config.model.max_target_length, **card)
 
     trainer = Trainer(model, features, lambda fs: seq2seq_collate(fs, tokenizer.pad_token_id), seq2seq_loss, args,
                       save, evaluate_fn=evaluate if dev_eval else None, accelerator=accelerator)
