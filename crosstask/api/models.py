@@ -22,7 +22,14 @@ from huggingface_hub import ModelHubMixin, snapshot_download
 
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.provenance import model_revision, provenance
-from crosstask.data.prompts import PromptConfig, PromptEncoder, classifier_context_segments, generator_segments
+from crosstask.data.prompts import (
+    PromptConfig,
+    PromptEncoder,
+    candidate_segments,
+    classifier_context_segments,
+    generator_segments,
+    render,
+)
 from crosstask.data.records import Example
 from crosstask.data.tasktype import TypedTask
 from crosstask.evaluation import classifier as classifier_eval
@@ -180,12 +187,22 @@ class Classifier(_Model):
         return cls(config=ClassifierTrainingConfig(ClassifierConfig(backbone, **model_options), pairs or PairConfig(),
                                                    prompt or PromptConfig(), max_length))
 
+    @staticmethod
+    def render_pair(definition: str, input: str, candidate: str, positive_examples: Sequence[Example] = (),
+                    negative_examples: Sequence[Example] = (), prompt: PromptConfig | None = None) -> str:
+        """The text of one (prompt, candidate) pair as the classifier reads it (untruncated)."""
+        context = classifier_context_segments(definition, positive_examples, negative_examples, input,
+                                              prompt or PromptConfig())
+        return render(context + candidate_segments(candidate))
+
     def score(self, definition: str, input: str, candidates: Sequence[str],
               positive_examples: Sequence[Example] = (), negative_examples: Sequence[Example] = ()) -> list[float]:
         """P(correct) of each candidate as the output for `input` under the task `definition`."""
         context = classifier_context_segments(definition, positive_examples, negative_examples, input, self.prompt)
         self.model.eval()
-        return CandidateScorer(self.model, self.encoder).score([ScoringInstance(context, list(candidates))])[0]
+        # the model's own attention pattern: shared-context scoring only for a model trained that way (as `predict`)
+        scorer = CandidateScorer(self.model, self.encoder, shared=bool(self.config.model.shared_context))
+        return scorer.score([ScoringInstance(context, list(candidates))])[0]
 
     def predict(self, tasks: Sequence[TypedTask], batch_size: int = 64, accelerator=None) -> list[CandidatePrediction]:
         """The best label of each instance of typed tasks, with every candidate's score."""

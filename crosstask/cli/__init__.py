@@ -252,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     from crosstask.cli.recross import register as register_recross
     register_recross(commands)
+    __import__("crosstask.cli.export", fromlist=["register"]).register(commands)  # crosstask export
 
     data = commands.add_parser("data", help="inspect datasets").add_subparsers(dest="data_command", required=True)
     summary = data.add_parser("summary", help="tasks per split, CLS/GEN counts, label spaces, missing tasks",
