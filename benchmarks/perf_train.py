@@ -37,7 +37,7 @@ def main() -> None:
     from crosstask.training.pairs import PairConfig, build_pairs
     from crosstask.training.trainer import Trainer, TrainingArguments
 
-    data = load_superni_data(DataConfig(data=args.data, max_train_instances=6, max_train_labels=10))
+    data = load_superni_data(DataConfig(data=args.data, max_train_instances=6, max_train_labels=10, dev_tasks=0))
     tokenizer = load_tokenizer("default")
     model = EncoderClassifier.from_backbone(ClassifierConfig("default"))
     features = encode_pairs(build_pairs(data.train, PairConfig(negatives=2)), data.train,

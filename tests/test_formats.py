@@ -94,7 +94,7 @@ def test_superni_hub_layout_runs_through_the_existing_loaders(cache):
     root = Path(prepare_data(str(HUB)))
     assert root.parent == cache and (root / "superni" / "tasks" / "task001_movie_sentiment.json").is_file()
     assert prepare_data(str(HUB)) == str(root)  # written once, then reused
-    data = load_superni_data(DataConfig(data=str(root), max_test_instances=100))
+    data = load_superni_data(DataConfig(data=str(root), max_test_instances=100, dev_tasks=0))
     # training tasks are shuffled before they are typed: label order follows the shuffle
     assert [(t.name, t.task_type.value, set(t.labels)) for t in data.train][:2] == [
         ("task001_movie_sentiment", "CLS", {"positive", "negative"}),
@@ -121,7 +121,7 @@ def test_generic_jsonl_reads_into_tasks_with_label_spaces():
 
 def test_generic_jsonl_types_and_label_spaces_through_the_loaders(cache):
     root = prepare_data(GENERIC)
-    data = load_superni_data(DataConfig(data=root, label_mode="instances"))
+    data = load_superni_data(DataConfig(data=root, label_mode="instances", dev_tasks=0))
     assert [(t.name, t.task_type.value, set(t.labels)) for t in data.train + data.test] == [
         ("movie_sentiment", "CLS", {"positive", "negative"}), ("news_topic", "CLS", {"sports", "business", "science"}),
         ("entailment", "CLS", {"yes", "no"}), ("title_generation", "GEN", {"City approves new park",
@@ -258,7 +258,7 @@ def test_train_and_evaluate_a_tiny_classifier(tiny_encoder, source, cache, tmp_p
     from crosstask.training.pairs import PairConfig
     from crosstask.training.trainer import TrainingArguments
 
-    data = DataConfig(data=prepare_data(source), max_train_instances=4, max_test_instances=3)
+    data = DataConfig(data=prepare_data(source), max_train_instances=4, max_test_instances=3, dev_tasks=0)
     args = TrainingArguments(str(tmp_path / "run"), batch_size=4, max_steps=2, lr=1e-3, progress=False)
     config = ClassifierTrainingConfig(ClassifierConfig(tiny_encoder), PairConfig(negatives=1), max_length=64)
     summary = pipeline.train("classifier", data, config, args)

@@ -22,7 +22,7 @@ from crosstask.training.adapt import (AdaptConfig, adapt_classifier, adapt_gener
                                       token_nll)
 from crosstask.experiments.recross_round import RecrossConfig, retrieved_task_distribution, run_recross, sample_queries
 from crosstask.experiments import distant_supervision
-from crosstask.experiments.distant_supervision import build_distant_supervision
+from crosstask.experiments.distant_supervision import DistantSupervisionConfig, build_distant_supervision
 from crosstask.retrieval.reranker import pair_scores, rerank
 from crosstask.training.reranker import train_reranker
 from crosstask.retrieval.retrievers import BM25Retriever, RetrievedItem, RetrievedSet
@@ -180,9 +180,10 @@ def test_rerank_keeps_top_n_by_mean_score(two_logits):
 
 def test_distant_supervision_rows(env, tmp_path, monkeypatch):
     pool = env["pool"]
-    kwargs = {"pseudo_targets": ["nli"], "retriever": BM25Retriever(pool), "kind": "classifier", "n_query_sets": 1,
-              "query_size": 2, "group_size": 4, "n_groups": 3, "heldout_size": 6, "seed": 1,
-              "adapt": AdaptConfig(lr=1e-3, max_steps=1, max_length=64), "output": tmp_path / "ds.jsonl"}
+    config = DistantSupervisionConfig(n_query_sets=1, query_size=2, group_size=4, n_groups=3, heldout_size=6, seed=1,
+                                      adapt=AdaptConfig(lr=1e-3, max_steps=1, max_length=64))
+    kwargs = {"pseudo_targets": ["nli"], "retriever": BM25Retriever(pool), "config": config,
+              "output": tmp_path / "ds.jsonl"}
     rows = build_distant_supervision(pool, env["upstream"], **kwargs)
     assert len(rows) == 2 * (4 + 4) and sum(r["label"] for r in rows) == 8
     assert {r["pseudo_target"] for r in rows} == {"nli"}

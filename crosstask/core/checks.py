@@ -41,10 +41,10 @@ RULES: dict[str, tuple[str, float | None, bool, float | None, bool, bool]] = {
     "max_cls_labels": ("int", 1, True, None, False, False),
     "dev_tasks": ("int", 0, True, None, False, False),
     "negatives": ("int", 0, True, None, False, True),
-    "num_pos": ("int", 0, True, None, False, False),
-    "num_neg": ("int", 0, True, None, False, False),
-    "max_length": ("int", MIN_MAX_LENGTH, True, None, False, False),
-    "max_target_length": ("int", 1, True, None, False, False),
+    "num_pos": ("int", 0, True, None, False, True),  # None: evaluate uses the saved model's own
+    "num_neg": ("int", 0, True, None, False, True),  # None: evaluate uses the saved model's own
+    "max_length": ("int", MIN_MAX_LENGTH, True, None, False, True),  # None: evaluate uses the saved model's own
+    "max_target_length": ("int", 1, True, None, False, True),  # None: evaluate uses the saved model's own
     "n_best": ("int", 1, True, None, False, False),
     "seed": ("int", 0, True, SEED_MAX, True, False),
     "demo_seed": ("int", 0, True, SEED_MAX, True, False),

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.provenance import files_hash
 from crosstask.data.superni import cap_instances, load_split
 from crosstask.data.tasktype import LabelSpaceMode, TaskTypeRule, TypedTask, type_task
@@ -18,13 +19,13 @@ class DataConfig:
     demo_seed: int = 0
     max_train_instances: int = 100  # per training task: seeded shuffle, then the first N
     max_test_instances: int = 100  # per test task: the first N (the official evaluation set)
-    dev_tasks: int = 0  # CLS training tasks held out as a dev set for model selection
-    max_dev_instances: int = 50
+    dev_tasks: int = 10  # CLS training tasks held out as a dev set for model selection (0: none)
+    max_dev_instances: int = 20  # per dev task: the first N
     label_mode: str = "instances"  # label spaces of the *test* tasks (training tasks always use their instances)
-    max_labels: int = 100
+    max_labels: int = TaskTypeRule.max_labels  # CLS rule: a classification category with at most this many labels
     max_train_labels: int | None = None  # keep only CLS training tasks with at most this many labels
     english_only: bool = True  # the default track: tasks whose input and output language is English
-    seed: int = 42
+    seed: int = DEFAULT_SEED
 
     def resolve_root(self) -> Path:
         if self.demo:
@@ -70,8 +71,9 @@ def load_superni_data(config: DataConfig) -> SuperNIData:
         typed_train, test = [t for t in typed_train if _english(t)], [t for t in test if _english(t)]
     if config.max_train_labels is not None:
         typed_train = [t for t in typed_train if not t.is_cls or len(t.labels) <= config.max_train_labels]
-    dev_names = set(random.Random(config.seed).sample(sorted(t.name for t in typed_train if t.is_cls),
-                                                      min(config.dev_tasks, sum(t.is_cls for t in typed_train))))
+    # never every CLS training task: at least one stays to train on (a small data set keeps training)
+    cls_names = sorted(t.name for t in typed_train if t.is_cls)
+    dev_names = set(random.Random(config.seed).sample(cls_names, min(config.dev_tasks, max(0, len(cls_names) - 1))))
     dev = [_capped(t, "test", config.max_dev_instances, config.seed) for t in typed_train if t.name in dev_names]
     train = [_capped(t, "train", config.max_train_instances, config.seed)
              for t in typed_train if t.name not in dev_names]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.data.records import Example, Instance, Task
 from crosstask.core.errors import DataFormatError, DataNotFoundError, warn
 from crosstask.core.io import read_json
@@ -128,7 +129,7 @@ def read_split_lists(superni_dir: str | Path, split_name: str = "default") -> di
     return lists
 
 
-def cap_instances(task: Task, split: str, max_instances: int | None, seed: int = 42) -> Task:
+def cap_instances(task: Task, split: str, max_instances: int | None, seed: int = DEFAULT_SEED) -> Task:
     """Train: seeded shuffle then the first N. Test: the first N (the official evaluation set)."""
     instances = list(task.instances)
     if split == "train":
@@ -158,7 +159,7 @@ def load_split(
     *,
     split_name: str = "default",
     max_instances: int | None = 100,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     task_names: list[str] | None = None,
 ) -> SuperNISplit:
     """Load the tasks of `split`; tasks named in the split but absent on disk are listed in `missing`."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.data.records import T0Record
 from crosstask.data.tasktype import dedupe_labels
 from crosstask.core.errors import CrosstaskError, DataFormatError, DataNotFoundError
@@ -97,7 +98,7 @@ def excluded_tasks(recross_dir: str | Path) -> set[str]:
     return set(read_task_lists(recross_dir)["evaluation"]) | set(target_names(recross_dir))
 
 
-def load_upstream_pool(recross_dir: str | Path, max_per_task: int | None = None, seed: int = 42,
+def load_upstream_pool(recross_dir: str | Path, max_per_task: int | None = None, seed: int = DEFAULT_SEED,
                        exclude: Sequence[str] = ()) -> UpstreamPool:
     """The T0 upstream pool: never a target (neither split.json's evaluation names nor a target folder, by
     task or dataset name), nor the upstream tasks in `exclude` (held out, e.g. as pseudo-targets); with
@@ -163,7 +164,7 @@ def label_spaces(records: list[T0Record]) -> dict[tuple[str, str], tuple[str, ..
 
 
 def split_pseudo_target(records: list[T0Record], name: str, n_test: int = 1000, n_query: int = 1000,
-                        seed: int = 42) -> Target:
+                        seed: int = DEFAULT_SEED) -> Target:
     """An upstream task as a held-out pseudo-target: its examples (records sharing dataset, split and
     index: one example under several templates) are shuffled with `seed`; whole examples go to the
     test set until it holds `n_test` records, the next ones to the query pool until `n_query`
@@ -195,7 +196,7 @@ def split_pseudo_target(records: list[T0Record], name: str, n_test: int = 1000, 
     return Target(name, test, query)
 
 
-def load_pseudo_target(recross_dir: str | Path, task: str, seed: int = 42, n_test: int = 1000,
+def load_pseudo_target(recross_dir: str | Path, task: str, seed: int = DEFAULT_SEED, n_test: int = 1000,
                        n_query: int = 1000) -> Target:
     """`split_pseudo_target` of the upstream task `task` (a T0 task of split.json with a file under
     upstream/; never an evaluation target)."""

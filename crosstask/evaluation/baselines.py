@@ -6,6 +6,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.data.records import Instance
 from crosstask.data.tasktype import TypedTask
 from crosstask.evaluation.metrics import ScoredPrediction, aggregate, normalize_answer
@@ -45,7 +46,7 @@ BASELINES: dict[str, Baseline] = {
 }
 
 
-def baseline_predictions(name: str, tasks: Sequence[TypedTask], seed: int = 42) -> list[ScoredPrediction]:
+def baseline_predictions(name: str, tasks: Sequence[TypedTask], seed: int = DEFAULT_SEED) -> list[ScoredPrediction]:
     if name not in BASELINES:
         raise KeyError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     baseline = BASELINES[name]
@@ -59,6 +60,6 @@ def baseline_predictions(name: str, tasks: Sequence[TypedTask], seed: int = 42) 
     return predictions
 
 
-def run_baselines(tasks: Sequence[TypedTask], names: Sequence[str] = tuple(BASELINES), seed: int = 42) -> dict[str, dict]:
+def run_baselines(tasks: Sequence[TypedTask], names: Sequence[str] = tuple(BASELINES), seed: int = DEFAULT_SEED) -> dict[str, dict]:
     """Metrics (overall, per task, per category) of each baseline on `tasks`."""
     return {name: aggregate(baseline_predictions(name, tasks, seed)) for name in names}

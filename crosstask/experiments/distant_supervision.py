@@ -21,16 +21,19 @@ import random
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.io import atomic_write_jsonl, read_jsonl
 from crosstask.core.provenance import hash_json
 from crosstask.data.records import T0Record
+from crosstask.models.kinds import detect_kind
 from crosstask.retrieval.retrievers import Retriever
-from crosstask.training.adapt import AdaptConfig, check_kind, fine_tune, heldout_loss, load_model
+from crosstask.training.adapt import AdaptConfig, fine_tune, heldout_loss, load_model
 
 
 def _exclude_task(retriever: Retriever, queries: list[str], task: str, need: int) -> list[int]:
@@ -45,24 +48,43 @@ def _exclude_task(retriever: Retriever, queries: list[str], task: str, need: int
     return others[:need]
 
 
-def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_dir: str | Path, *,
-                              pseudo_targets: Sequence[str], retriever: Retriever, kind: str = "classifier",
-                              n_query_sets: int = 1, query_size: int = 8, group_size: int = 16, n_groups: int = 4,
-                              n_shuffles: int = 1, heldout_size: int = 32, n_label: int | None = None,
-                              strict: bool = False, seed: int = 0, adapt: AdaptConfig | None = None,
-                              output: str | Path | None = None, work_dir: str | Path | None = None) -> list[dict]:
-    """(query, candidate, label) rows by distant supervision (see the module docstring).
+@dataclass(frozen=True)
+class DistantSupervisionConfig:
+    """Sizes of one distant-supervision run (scaled to a 2-core CPU; see the module docstring)."""
 
-    `retriever` must be built over `pool_records`. `n_label` defaults to `group_size` (with one
+    retriever: str = "bm25"  # random | bm25 | sbert | dense: candidates for each query set (built by the caller)
+    n_query_sets: int = 1  # query sets per pseudo-target
+    query_size: int = 8
+    group_size: int = 16
+    n_groups: int = 4
+    n_shuffles: int = 1
+    heldout_size: int = 32  # labelled held-out records of the pseudo-target the loss change is measured on
+    n_label: int | None = None  # positives and negatives per query set; None: group_size
+    strict: bool = False  # positives also need a loss decrease, negatives an increase
+    max_per_task: int | None = None  # upstream records per task in the pool (seeded sample; None: all)
+    seed: int = DEFAULT_SEED
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
+
+
+def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_dir: str | Path,
+                              pseudo_targets: Sequence[str], retriever: Retriever,
+                              config: DistantSupervisionConfig = DistantSupervisionConfig(), *,
+                              output: str | Path | None = None, work_dir: str | Path | None = None) -> list[dict]:
+    """(query, candidate, label) rows by distant supervision (see the module docstring); the upstream model's
+    kind is read from its saved files.
+
+    `retriever` must be built over `pool_records`. `config.n_label` defaults to `group_size` (with one
     shuffle: the whole best group is positive, the whole worst group negative). With `output`, the
     rows are written there as JSONL (atomically), and each query set's rows are kept under
     `<output>.parts/` so an interrupted run resumes where it stopped."""
-    check_kind(kind)
-    adapt = adapt or AdaptConfig()
+    upstream_model_dir, kind = detect_kind(upstream_model_dir)
+    c, adapt = config, config.adapt
+    query_size, group_size, n_groups, heldout_size, seed = c.query_size, c.group_size, c.n_groups, c.heldout_size, c.seed
+    n_shuffles, strict = c.n_shuffles, c.strict
     pool_records = list(pool_records)
     if len(retriever.records) != len(pool_records):
         raise CrosstaskError("the distant-supervision retriever must be built over pool_records")
-    n_label = group_size if n_label is None else n_label
+    n_label = group_size if c.n_label is None else c.n_label
     if 2 * n_label > group_size * n_groups:
         raise CrosstaskError(f"{n_label} positives and negatives need at least {2 * n_label} candidates")
     by_task: dict[str, list[T0Record]] = {}
@@ -76,7 +98,7 @@ def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_d
     for t, task in enumerate(pseudo_targets):
         if len(by_task.get(task, [])) < query_size + heldout_size:
             raise CrosstaskError(f"pseudo-target {task!r} has fewer than {query_size + heldout_size} records")
-        for s in range(n_query_sets):
+        for s in range(c.n_query_sets):
             part = parts / f"{key}-{t}-{s}.jsonl" if parts else None
             if part is not None and part.exists():
                 rows += read_jsonl(part)

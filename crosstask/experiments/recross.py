@@ -20,12 +20,13 @@ import json
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.data.t0 import (TARGET_FILES, excluded_tasks, load_pseudo_target, load_target, load_upstream_pool,
                                target_names)
 from crosstask.core.errors import CrosstaskError, ValidationError
@@ -58,39 +59,55 @@ def provenance(recross_dir: str | Path, files: Sequence[Path], seed: int) -> dic
                           data_hash=files_hash((f"{p.parent.name}/{p.name}", p) for p in ordered), seed=seed)
 
 
-def train_upstream(recross_dir: str | Path, kind: str, output_dir: str | Path, *, max_per_task: int | None,
-                   model: str = "default", max_length: int = 256, training_args=None, max_cls_labels: int = 10,
-                   seed: int = 42, dev_templates: int = 0, max_target_length: int = 64,
-                   exclude_tasks: Sequence[str] = (), generator_arch: str | None = None) -> dict:
+@dataclass(frozen=True)
+class UpstreamConfig:
+    """The upstream model of `crosstask recross upstream` and the part of the T0 pool it trains on."""
+
+    kind: str = "classifier"  # classifier ("w/ GEN" pairs) | generator
+    model: str = "default"  # backbone: hub id or local path (the packaged MiniLM)
+    max_per_task: int | None = 100  # records per upstream task (seeded sample; None: all)
+    max_length: int = ClassifierTrainingConfig.max_length  # pair / source length in tokens
+    max_target_length: int = GeneratorConfig.max_target_length
+    max_cls_labels: int = AdaptConfig.max_cls_labels  # templates with at most this many labels are CLS
+    dev_templates: int = 0  # CLS templates held out for model selection
+    exclude_tasks: tuple[str, ...] = ()  # upstream tasks left out (pseudo-targets to choose adaptation settings on)
+    generator_arch: str | None = GeneratorConfig.arch  # None: unilm for BERT backbones, seq2seq for T5 / BART
+
+
+def train_upstream(recross_dir: str | Path, output_dir: str | Path, config: UpstreamConfig = UpstreamConfig(),
+                   training_args: TrainingArguments | None = None) -> dict:
     """Train a classifier ("w/ GEN" pairs) or generator on the T0 upstream pool only, without the
-    upstream tasks in `exclude_tasks` (held out as pseudo-targets to choose adaptation settings on);
+    upstream tasks in `config.exclude_tasks` (held out as pseudo-targets to choose adaptation settings on);
     `dev_templates` CLS templates may be held out for model selection. Long inputs lose the middle of
-    their passage, never their end (`T0_PROMPT`). Writes run_config.json and train_summary.json."""
+    their passage, never their end (`T0_PROMPT`). The seed is `training_args.seed`. Writes run_config.json
+    and train_summary.json."""
+    kind, model, max_per_task, max_length = config.kind, config.model, config.max_per_task, config.max_length
+    exclude_tasks, seed = config.exclude_tasks, (training_args or TrainingArguments(str(output_dir))).seed
     output = Path(output_dir)
     args = replace(training_args or TrainingArguments(str(output)), output_dir=str(output), seed=seed)
     pool = load_upstream_pool(recross_dir, max_per_task, seed, exclude=exclude_tasks)
-    tasks = t0_typed_tasks(pool.records, max_cls_labels=max_cls_labels)
+    tasks = t0_typed_tasks(pool.records, max_cls_labels=config.max_cls_labels)
     cls_names = [t.name for t in tasks if t.is_cls]
-    held = set(random.Random(seed).sample(cls_names, min(dev_templates, max(0, len(cls_names) - 1))))
+    held = set(random.Random(seed).sample(cls_names, min(config.dev_templates, max(0, len(cls_names) - 1))))
     train, dev = [t for t in tasks if t.name not in held], [t for t in tasks if t.name in held]
     if kind == "classifier":
-        config: Any = ClassifierTrainingConfig(ClassifierConfig(model), PairConfig(mix_gen=True, seed=seed),
-                                               prompt=T0_PROMPT, max_length=max_length)
+        training: Any = ClassifierTrainingConfig(ClassifierConfig(model), PairConfig(mix_gen=True, seed=seed),
+                                                 prompt=T0_PROMPT, max_length=max_length)
     elif kind == "generator":
-        config = GeneratorTrainingConfig(GeneratorConfig(model, False, max_length, max_target_length, generator_arch),
-                                         prompt=T0_PROMPT, mix_gen=True)
+        training = GeneratorTrainingConfig(GeneratorConfig(model, False, max_length, config.max_target_length,
+                                                           config.generator_arch), prompt=T0_PROMPT, mix_gen=True)
     else:
         raise CrosstaskError(f"unknown model kind {kind!r} (classifier or generator)")
     accelerator = make_accelerator(args.mixed_precision)
     per_task = {task: sum(r.task == task for r in pool.records) for task in pool.tasks}
     meta = {**provenance(recross_dir, [Path(recross_dir) / "split.json", *pool.files], seed), "kind": kind,
-            "config": asdict(config), "training": asdict(args), "max_per_task": max_per_task,
+            "config": asdict(training), "training": asdict(args), "max_per_task": max_per_task,
             "upstream_tasks": list(pool.tasks), "missing_tasks": pool.missing,
             "excluded_tasks": sorted(excluded_tasks(recross_dir)), "held_out_tasks": sorted(exclude_tasks),
             "records_per_task": per_task,
             "n_records": len(pool.records), "typed_tasks": {t.name: t.task_type.value for t in tasks},
             "dev_templates": sorted(held)}
-    return train_run(config, train, dev, args, meta, accelerator)
+    return train_run(training, train, dev, args, meta, accelerator)
 
 
 def method_config(method: str, target: str, kind: str, **settings: Any):
@@ -136,12 +153,32 @@ def _zero_shot(config, target, model_dir: Path, target_root: Path, run_dir: Path
     return zero
 
 
+@dataclass(frozen=True)
+class TargetsConfig:
+    """Settings of `run_targets`, shared by every target × method (the per-run ones default to
+    `RecrossConfig`'s, the paper's: N=512, |Q|=16, 5 rounds, μ=2)."""
+
+    rounds: int = RecrossConfig.rounds
+    n: int = RecrossConfig.n  # retrieved upstream records per round
+    query_size: int = RecrossConfig.query_size  # unlabeled target queries per round
+    reranker: str | None = None  # reranker directory (method dense_rerank)
+    mu: int = RecrossConfig.mu  # retrieve μ·N before reranking
+    max_per_task: int | None = None  # upstream records per task in the pool (seeded sample; None: all)
+    index_kind: str = RecrossConfig.index_kind  # exact | hnsw | ivf
+    max_test: int | None = None  # evaluate on the first N test records (None: all of test-1000)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    encoder: str | None = None  # dense / sbert encoder (None: the upstream encoder / packaged MiniLM)
+    num_beams: int = RecrossConfig.num_beams
+    max_new_tokens: int = RecrossConfig.max_new_tokens
+    seed: int = DEFAULT_SEED
+    encoder_precision: str = RecrossConfig.encoder_precision  # auto | fp32 | bf16, for the index encoders
+    aggregation: str = RecrossConfig.aggregation  # fused | concat
+    ceiling: int = 0  # labelled target records the ceiling diagnostic adapts on (0: off)
+    n_boot: int = 2000  # bootstrap resamples of the gain intervals
+
+
 def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequence[str], targets: Sequence[str],
-                rounds: int, n: int, query_size: int, run_root: str | Path, reranker_dir: str | Path | None = None,
-                mu: int = 2, *, max_per_task: int | None = None, index_kind: str = "exact", max_test: int | None = None,
-                adapt: AdaptConfig | None = None, encoder: str | None = None, num_beams: int = 4,
-                max_new_tokens: int = 64, seed: int = 42, encoder_precision: str = "fp32",
-                aggregation: str = "fused", ceiling: int = 0, n_boot: int = 2000,
+                run_root: str | Path, config: TargetsConfig = TargetsConfig(),
                 log: Callable[[str], None] = print) -> dict:
     """Every target × method through `run_recross` (finished rounds are read back, never recomputed),
     zero-shot once per target. Returns and writes `run_root/summary.json` (merged with an earlier one).
@@ -152,7 +189,10 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     `ceiling` labelled query-pool records. Per target the summary keeps the zero-shot counts (inputs
     cut, ...), the rank baselines (`rank_baselines`) and the number of distinct test examples; per
     metric × method `ci95` holds the paired-bootstrap interval of the gain (`gain_intervals`)."""
-
+    c = config
+    rounds, n, query_size, reranker_dir, mu, seed, ceiling = c.rounds, c.n, c.query_size, c.reranker, c.mu, c.seed, \
+        c.ceiling
+    max_per_task, max_test = c.max_per_task, c.max_test
     for method in methods:
         method_config(method, "-", "classifier", reranker=reranker_dir, mu=mu, ceiling=ceiling)  # validates
     real = set(target_names(recross_dir))
@@ -164,10 +204,10 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     pool = load_upstream_pool(recross_dir, max_per_task, seed, exclude=pseudo)
     check_sizes(loaded, len(pool.records), n, query_size)  # before anything is written
     root = Path(run_root)
-    settings = {"rounds": rounds, "n": n, "query_size": query_size, "index_kind": index_kind, "max_test": max_test,
-                "adapt": adapt or AdaptConfig(), "encoder": encoder, "num_beams": num_beams,
-                "max_new_tokens": max_new_tokens, "cache_dir": str(root / "index-cache"), "aggregation": aggregation,
-                "encoder_precision": encoder_precision}
+    settings = {"rounds": rounds, "n": n, "query_size": query_size, "index_kind": c.index_kind, "max_test": max_test,
+                "adapt": c.adapt, "encoder": c.encoder, "num_beams": c.num_beams,
+                "max_new_tokens": c.max_new_tokens, "cache_dir": str(root / "index-cache"), "aggregation": c.aggregation,
+                "encoder_precision": c.encoder_precision}
     previous = read_json(root / "summary.json") if (root / "summary.json").exists() else {}
     recorded = {**settings, "adapt": asdict(settings["adapt"]), "reranker": reranker_dir and str(reranker_dir),
                 "mu": mu, "max_per_task": max_per_task, "ceiling": ceiling, "pseudo_targets": pseudo}
@@ -204,7 +244,7 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
                "settings": recorded,
                "methods": sorted({m for e in results.values() for m in e["methods"]}, key=(*METHODS, CEILING).index),
                "pseudo_targets": pseudo, "targets": dict(sorted(results.items())), "retrieved_tasks": distributions,
-               "ci95": gain_intervals(results, root, seed=seed, n_boot=n_boot)}
+               "ci95": gain_intervals(results, root, seed=seed, n_boot=c.n_boot)}
     atomic_write_json(root / "summary.json", summary)
     return summary
 
@@ -244,7 +284,8 @@ def _round_scores(run_dir: Path, n_rounds: int) -> list[dict] | None:
     return [example_scores(read_json(f)) for f in files] if all(f.is_file() for f in files) else None
 
 
-def gain_intervals(results: Mapping[str, Mapping], root: Path, *, seed: int = 42, n_boot: int = 2000) -> dict:
+def gain_intervals(results: Mapping[str, Mapping], root: Path, *, seed: int = DEFAULT_SEED,
+                   n_boot: int = TargetsConfig.n_boot) -> dict:
     """metric → method → {"mean_gain": [low, high], "n_targets", "targets": {target: [low, high]}}: the
     paired-bootstrap 95 % interval of the method's gain over zero-shot (`paired_bootstrap_ci`, × 100),
     from the per-record scores in `root/<target>/zero-shot` and the method's rounds; test examples are

@@ -6,7 +6,7 @@ hash and the seed it came from.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from crosstask.api.models import fit
@@ -16,7 +16,8 @@ from crosstask.core.provenance import model_revision
 from crosstask.core.provenance import provenance as run_provenance
 from crosstask.core.runs import clear_run, prepare_run, run_lock
 from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
-from crosstask.models.kinds import INFERENCE_FILE, model_dir, update_inference_settings
+from crosstask.data.prompts import PromptConfig
+from crosstask.models.kinds import INFERENCE_FILE, load_inference_settings, model_dir, update_inference_settings
 from crosstask.training.classifier import ClassifierTrainingConfig
 from crosstask.training.generator import GeneratorTrainingConfig
 from crosstask.training.trainer import TrainingArguments, make_accelerator
@@ -91,14 +92,32 @@ def _prediction_rows(predictions) -> list[dict]:
 class EvalOptions:
     fair: bool = True  # also run the fair generator (label-space ranking)
     n_best: int = 4  # beam size / N-best for GEN tasks and classifier reranking
-    max_length: int = 256
-    max_new_tokens: int = 64
+    max_length: int | None = None  # None: each saved model's own (crosstask_inference.json)
+    max_new_tokens: int | None = None  # None: the saved generator's max target length
     batch_size: int = 64
     scope: str = "all"  # "cls": CLS test tasks only; "all": also GEN tasks (N-best, reranking, combined)
     mixed_precision: str = "auto"
 
 
-def _classifier_predictions(path, cls_tasks, prompt, options, accelerator):
+def encoding_settings(path: str | Path, kind: str, options: EvalOptions, prompt: PromptConfig | dict | None) -> dict:
+    """What a saved model is evaluated with: the prompt and lengths it was trained with (crosstask_inference.json,
+    else its run's run_config.json), each replaced by `options` / `prompt` where those are given (`prompt`: a
+    PromptConfig, or a dict of the PromptConfig fields to replace); a model saved
+    with neither falls back to the training configs' defaults."""
+    saved = load_inference_settings(model_dir(path))
+    trained = ClassifierTrainingConfig() if kind == "classifier" else GeneratorTrainingConfig()
+    fallback_length = trained.max_length if kind == "classifier" else trained.model.max_source_length
+    saved_prompt = saved.get("prompt")
+    if not isinstance(prompt, PromptConfig):  # None or a dict of overrides of the saved model's prompt
+        base = PromptConfig(**saved_prompt) if isinstance(saved_prompt, dict) else trained.prompt
+        prompt = replace(base, **(prompt or {}))
+    return {"prompt": prompt,
+            "max_length": options.max_length or saved.get("max_length") or fallback_length,
+            "max_new_tokens": options.max_new_tokens or saved.get("max_new_tokens")
+            or GeneratorTrainingConfig().model.max_target_length}
+
+
+def _classifier_predictions(path, cls_tasks, settings, options, accelerator):
     from crosstask.data.prompts import PromptEncoder
     from crosstask.evaluation.classifier import predict_candidates
     from crosstask.models.backbone import load_tokenizer
@@ -106,17 +125,19 @@ def _classifier_predictions(path, cls_tasks, prompt, options, accelerator):
 
     path = model_dir(path)
     model = EncoderClassifier.from_pretrained(path).to(accelerator.device).eval()
-    encoder = PromptEncoder(load_tokenizer(path / "encoder"), options.max_length)
-    predictions = predict_candidates(model, cls_tasks, encoder, prompt, batch_size=options.batch_size,
+    encoder = PromptEncoder(load_tokenizer(path / "encoder"), settings["max_length"])
+    predictions = predict_candidates(model, cls_tasks, encoder, settings["prompt"], batch_size=options.batch_size,
                                      accelerator=accelerator)
     return model, encoder, predictions
 
 
-def _generator_predictions(path, cls_tasks, gen_tasks, prompt, options, accelerator) -> dict[str, list]:
+def _generator_predictions(path, cls_tasks, gen_tasks, settings, options, accelerator) -> dict[str, list]:
     from crosstask.data.prompts import PromptEncoder
     from crosstask.evaluation.generator import predict_fair, predict_generator
     from crosstask.models.generator import load_generator
 
+    prompt, max_new_tokens = settings["prompt"], settings["max_new_tokens"]
+    options = replace(options, max_length=settings["max_length"], max_new_tokens=max_new_tokens)
     model, tokenizer = load_generator(model_dir(path))
     model.to(accelerator.device)
     encoder = PromptEncoder(tokenizer, options.max_length)
@@ -132,12 +153,11 @@ def _generator_predictions(path, cls_tasks, gen_tasks, prompt, options, accelera
 
 
 def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | None = None,
-             generator: str | None = None, options: EvalOptions = EvalOptions(), prompt=None,
+             generator: str | None = None, options: EvalOptions = EvalOptions(), prompt: PromptConfig | dict | None = None,
              accelerator=None, overwrite: bool = False) -> dict:
     """Evaluate a classifier and/or a generator on the test tasks, baselines beside. Writes
     predictions-<system>.jsonl, metrics.json and results.md under `output_dir` (an evaluation with
     other settings there is refused unless `overwrite`, which also removes its stale predictions)."""
-    from crosstask.data.prompts import PromptConfig
     from crosstask.evaluation.baselines import run_baselines
     from crosstask.evaluation.calibration import calibrate
     from crosstask.evaluation.generator import rerank_with_classifier
@@ -148,7 +168,9 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
     if not classifier and not generator:
         raise CrosstaskError("nothing to evaluate: pass a classifier and/or a generator")
     accelerator = accelerator or make_accelerator(options.mixed_precision)
-    prompt = prompt or PromptConfig()
+    models = {kind: path for kind, path in (("classifier", classifier), ("generator", generator)) if path}
+    encoding = {kind: encoding_settings(path, kind, options, prompt) for kind, path in models.items()}
+    options = _recorded_options(options, encoding)
     data = load_superni_data(data_config)
     cls_tasks = [t for t in data.test if t.is_cls]
     gen_tasks = [t for t in data.test if not t.is_cls] if options.scope == "all" else []
@@ -163,22 +185,25 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
     with run_lock(output, enabled=main), accelerator.autocast():
         if classifier:
             clf, clf_encoder, predictions["cls/classifier"] = _classifier_predictions(
-                classifier, cls_tasks, prompt, options, accelerator)
+                classifier, cls_tasks, encoding["classifier"], options, accelerator)
             predictions["cls/classifier+calibrated"] = calibrate(predictions["cls/classifier"])
         if generator:
-            predictions.update(_generator_predictions(generator, cls_tasks, gen_tasks, prompt, options, accelerator))
+            predictions.update(_generator_predictions(generator, cls_tasks, gen_tasks, encoding["generator"], options,
+                                                      accelerator))
             if options.fair:
                 predictions["cls/fair_generator+calibrated"] = calibrate(predictions["cls/fair_generator"],
                                                                          probabilities=False)
         if classifier and "gen/generator_beam" in predictions:
             predictions["gen/generator_reranked"] = rerank_with_classifier(
-                predictions["gen/generator_beam"], clf, gen_tasks, clf_encoder, prompt, accelerator=accelerator)
+                predictions["gen/generator_beam"], clf, gen_tasks, clf_encoder, encoding["classifier"]["prompt"],
+                accelerator=accelerator)
             predictions["all/combined"] = predictions["cls/classifier"] + predictions["gen/generator_beam"]
 
         metrics = {name: aggregate(p.scored() for p in preds) for name, preds in predictions.items()}
         metrics.update({f"cls/baseline:{k}": v for k, v in run_baselines(cls_tasks, seed=data_config.seed).items()})
         report = {**provenance(data_config, fingerprint), "classifier": classifier, "generator": generator,
-                  "options": asdict(options), "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks),
+                  "options": asdict(options), "encoding": {k: {**v, "prompt": asdict(v["prompt"])} for k, v in encoding.items()},
+                  "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks),
                   "n_gen_tasks": len(gen_tasks), "missing_test_tasks": data.missing.get("test", []), "metrics": metrics}
         if main:
             written = {output / f"predictions-{name.replace('/', '-')}.jsonl" for name in predictions}
@@ -189,6 +214,20 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
             for stale in set(output.glob("predictions-*.jsonl")) - written:  # an overwritten evaluation's
                 stale.unlink()
     return report
+
+
+def _recorded_options(options: EvalOptions, encoding: dict) -> EvalOptions:
+    """`options` with the lengths the evaluated models use filled in where they agree (None where they differ:
+    the report's `encoding` then holds each model's)."""
+    filled = {}
+    for name in ("max_length", "max_new_tokens"):
+        values = {settings[name] for settings in encoding.values()}
+        filled[name] = getattr(options, name) or (values.pop() if len(values) == 1 else None)
+    return replace(options, **filled)
+
+
+# DataConfig fields that only choose training and dev tasks: an evaluation does not depend on them
+_TRAINING_ONLY = ("max_train_instances", "dev_tasks", "max_dev_instances", "max_train_labels")
 
 
 def _check_evaluation_output(output: Path, settings: dict, overwrite: bool) -> None:
@@ -206,6 +245,9 @@ def _check_evaluation_output(output: Path, settings: dict, overwrite: bool) -> N
     for entry in (saved, current):
         if isinstance(entry, dict) and isinstance(entry.get("options"), dict):
             entry["options"].pop("mixed_precision", None)
+        if isinstance(entry, dict) and isinstance(entry.get("data"), dict):
+            for name in _TRAINING_ONLY:
+                entry["data"].pop(name, None)
     differ = settings_differences({k: saved.get(k) for k in current} if isinstance(saved, dict) else {}, current)
     if differ:
         raise ValidationError("--output", f"{output} holds an evaluation with other settings ({', '.join(differ[:6])}); "

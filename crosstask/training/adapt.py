@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder
 from crosstask.data.records import T0Record
 from crosstask.data.t0_tasks import t0_typed_tasks
@@ -51,7 +52,7 @@ class AdaptConfig:
     label_smoothing: float = 0.1  # generator NLL only
     weight_decay: float = 0.01
     max_steps: int | None = None
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     max_length: int = 256  # classifier pair / generator source, in tokens
     max_target_length: int = 64
     max_cls_labels: int = 10

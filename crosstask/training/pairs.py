@@ -14,6 +14,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.data.records import Instance
 from crosstask.data.tasktype import TypedTask
 from crosstask.data.text import normalize_answer
@@ -24,7 +25,7 @@ class PairConfig:
     negatives: int | None = None  # None: every other label (the seed); k: k sampled per positive
     mix_gen: bool = False
     gen_negatives: str = "matched"  # "matched" | "none" (seed: positives only) | an int as str, e.g. "3"
-    seed: int = 42
+    seed: int = DEFAULT_SEED
 
     def __post_init__(self):
         if self.gen_negatives not in ("matched", "none") and not self.gen_negatives.isdigit():

@@ -6,11 +6,13 @@ from __future__ import annotations
 import random
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from accelerate.utils import set_seed
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.io import atomic_save_dir, atomic_write_json
 from crosstask.models.backbone import load_tokenizer, resolve_model
@@ -20,9 +22,24 @@ from crosstask.training.classifier import classifier_loss, packed_collate
 from crosstask.training.trainer import Trainer, TrainingArguments
 
 
-def train_reranker(rows: Sequence[dict], base_model: str | Path = "default", output_dir: str | Path = "reranker",
-                   epochs: int = 1, batch_size: int = 16, seed: int = 42, lr: float = 2e-5,
-                   max_length: int = 256) -> Path:
+@dataclass(frozen=True)
+class RerankerConfig:
+    """Training settings of the ReCross reranker (`crosstask recross train-reranker`)."""
+
+    model: str = "default"  # base model: hub id or local path (the packaged MiniLM)
+    epochs: int = 1
+    batch_size: int = 16  # pairs per step (the shared-context reranker: candidates per step)
+    lr: float = 2e-5
+    max_length: int = 256
+    seed: int = DEFAULT_SEED
+    shared_context: bool = False  # the shared-context reranker instead of a CrossEncoder
+    mixed_precision: str = "auto"  # shared-context training only
+
+
+def train_reranker(rows: Sequence[dict], base_model: str | Path = RerankerConfig.model,
+                   output_dir: str | Path = "reranker", epochs: int = RerankerConfig.epochs,
+                   batch_size: int = RerankerConfig.batch_size, seed: int = RerankerConfig.seed,
+                   lr: float = RerankerConfig.lr, max_length: int = RerankerConfig.max_length) -> Path:
     """Train a 2-way `CrossEncoder` (num_labels=2, sentence-transformers `CrossEntropyLoss`) on
     (query, candidate, label) rows and save it to `output_dir` (replaced atomically). A plain torch
     loop drives the loss: `CrossEncoderTrainer` needs the `datasets` package, which is not installed."""
@@ -53,9 +70,11 @@ def train_reranker(rows: Sequence[dict], base_model: str | Path = "default", out
     return atomic_save_dir(output_dir, lambda d: model.save_pretrained(str(d)))
 
 
-def train_shared_reranker(rows: Sequence[dict], base_model: str | Path = "default",
-                          output_dir: str | Path = "reranker", epochs: int = 1, batch_size: int = 4, seed: int = 42,
-                          lr: float = 2e-5, max_length: int = 256, mixed_precision: str = "auto") -> Path:
+def train_shared_reranker(rows: Sequence[dict], base_model: str | Path = RerankerConfig.model,
+                          output_dir: str | Path = "reranker", epochs: int = RerankerConfig.epochs,
+                          batch_size: int = RerankerConfig.batch_size, seed: int = RerankerConfig.seed,
+                          lr: float = RerankerConfig.lr, max_length: int = RerankerConfig.max_length,
+                          mixed_precision: str = RerankerConfig.mixed_precision) -> Path:
     """Train the shared-context reranker on (query, candidate, label) rows with the crosstask `Trainer`
     (one training row = one candidate with all its queries; `batch_size` candidates per step) and save
     it to `output_dir`."""

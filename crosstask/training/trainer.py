@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.checks import check_training_arguments
 from crosstask.core.errors import TrainingError, warn
 from crosstask.core.io import as_write_error, atomic_save_dir, atomic_write_json
@@ -43,7 +44,7 @@ class TrainingArguments:
     scheduler: str = "linear"  # any transformers.get_scheduler name: linear, constant, cosine, ...
     warmup_ratio: float = 0.0
     max_grad_norm: float = 1.0
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     save_every: int = 0  # optimizer steps between checkpoints; 0 = end of each epoch only
     eval_every: int = 0  # optimizer steps between dev evaluations; 0 = end of each epoch only
     keep_checkpoints: int = 2  # 0 = write no checkpoint at all (short runs resumed by their caller, e.g. adaptation)
