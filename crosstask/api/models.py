@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from accelerate.utils import extract_model_from_parallel
 from huggingface_hub import ModelHubMixin, snapshot_download
 
 from crosstask.core.errors import CrosstaskError
@@ -146,7 +147,9 @@ class _Model(ModelHubMixin, library_name="crosstask", tags=["crosstask"],
             accelerator=None) -> TrainResult:
         """Train on `train_tasks` (the loaded weights, or new ones on the configured backbone); keeps the result."""
         result = fit(self.config, train_tasks, args, dev_tasks, accelerator, self.model, self.tokenizer)
-        self.model, self.tokenizer = result.model.eval(), result.tokenizer
+        # without the training's autocast wrapper: the fitted model scores in its own precision, as when reloaded
+        self.model = extract_model_from_parallel(result.model, keep_fp32_wrapper=False).eval()
+        self.tokenizer = result.tokenizer
         info = card_info(self.kind, {}, self.settings.get("base_model") or self.config.model.model, train_tasks)
         info.pop("architecture")
         info["training"].update(steps=result.steps, best_dev=result.best_dev, command=provenance()["command"])
