@@ -1,5 +1,6 @@
 # Two entry points that work on a fresh machine: `make demo` and `make test`.
 # Both create .venv when absent and install what is missing (idempotent: a stamp file tracks pyproject.toml).
+# `make test` runs the ruff gate (pyflakes, import order, line length 119; [tool.ruff] in pyproject.toml) first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,6 +23,7 @@ demo: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m crosstask demo
 
 test: setup
+	$(BIN)/python -m ruff check crosstask tests benchmarks
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean-venv:

@@ -64,7 +64,8 @@ def main() -> None:
         meta = json.loads((index_dir / "meta.json").read_text(encoding="utf-8"))
         if meta["kind"] != "exact":
             raise SystemExit(f"{index_dir}: an exact index is needed as the reference, found {meta['kind']}")
-        rows += [{**r, "pool": meta["size"], "dim": meta["dim"]} for r in measure(index_dir, args.queries, args.k, args.seed)]
+        rows += [{**r, "pool": meta["size"], "dim": meta["dim"]} for r in measure(index_dir, args.queries, args.k,
+                                                                                  args.seed)]
     header = ["index", "pool", "kind", "params", "build s", "query ms", *(f"recall@{k}" for k in args.k)]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in rows:
@@ -73,7 +74,8 @@ def main() -> None:
               + " | ".join(f"{r[f'recall@{k}']:.4f}" for k in args.k) + " |")
     k = args.k[0]
     save_section("ann_recall", {"queries": args.queries, "seed": args.seed, "rows": rows},
-                 {f"{kind}_default_recall_at_{k}": min(r[f"recall@{k}"] for r in rows if r["kind"] == kind and r["default"])
+                 {f"{kind}_default_recall_at_{k}": min(r[f"recall@{k}"] for r in rows
+                                                       if r["kind"] == kind and r["default"])
                   for kind in ("hnsw", "ivf")})
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ PRECISION = "auto"  # bf16 autocast where the CPU has it natively (AMX / AVX-512
 def timed_predictions(model_path: Path, tasks, max_length: int, batch_size: int) -> tuple[float, list]:
     from crosstask.data.prompts import PromptConfig, PromptEncoder
     from crosstask.evaluation.classifier import predict_candidates
+    from crosstask.experiments.superni import model_dir
     from crosstask.models.backbone import load_tokenizer
     from crosstask.models.classifier import EncoderClassifier
-    from crosstask.experiments.superni import model_dir
 
     path = model_dir(model_path)
     model = EncoderClassifier.from_pretrained(path).eval()
@@ -69,7 +69,8 @@ def main() -> None:
               "shared_context": {"seconds": shared_seconds, "instances_per_s": instances / shared_seconds,
                                  "em": em_shared, "run": str(runs / args.shared)},
               "speedup": pair_seconds / shared_seconds, "em_delta": em_shared - em_pair,
-              "prediction_agreement": agree, "max_length": args.max_length, "precision": resolve_precision(PRECISION, "cpu")}
+              "prediction_agreement": agree, "max_length": args.max_length, "precision": resolve_precision(PRECISION,
+                                                                                                           "cpu")}
     save_section("eval", result, {"eval_speedup": result["speedup"], "eval_em_delta": result["em_delta"]})
     print(f"{len(tasks)} CLS tasks, {instances} instances, {candidates} candidates")
     print(f"per-pair full attention: {instances / pair_seconds:.1f} instances/s, EM {em_pair:.2f} (65 × 100)")

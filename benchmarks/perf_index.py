@@ -35,13 +35,13 @@ def main() -> None:
 
     from crosstask.data.t0 import load_target
     from crosstask.data.t0 import load_upstream_pool as capped_pool
+    from crosstask.experiments.recross_round import sample_queries
     from crosstask.retrieval.encoders import (
         MeanPoolEncoder,
         SentenceEncoder,
         l2_normalise,
     )
     from crosstask.retrieval.index import DenseIndex, IndexCache, recall_at_k
-    from crosstask.experiments.recross_round import sample_queries
     from crosstask.retrieval.retrievers import DenseRetriever
 
     pool = capped_pool(args.data, args.per_task)

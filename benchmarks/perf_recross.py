@@ -44,8 +44,10 @@ def main() -> None:
                "runs": args.runs}
     save_section("recross", section, {"recross_round_seconds": full["total"]})
     for method, t in table.items():
-        parts = ", ".join(f"{s} {v:.1f}" for s, v in t.items() if s not in ("rounds", "total", "max_total", "mean_total"))
-        print(f"{method:13s} median {t['total']:6.1f} s per round (mean {t['mean_total']:.1f}, max {t['max_total']:.1f}; "
+        parts = ", ".join(f"{s} {v:.1f}" for s, v in t.items() if s not in ("rounds", "total", "max_total",
+                                                                            "mean_total"))
+        print(f"{method:13s} median {t['total']:6.1f} s per round "
+              f"(mean {t['mean_total']:.1f}, max {t['max_total']:.1f}; "
               f"{t['rounds']} rounds): {parts}")
     for method, values in index_first.items():
         print(f"{method}: index built in {', '.join(f'{v:.0f}' for v in values)} s; later rounds/targets load it "

@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=192)
     args = parser.parse_args()
 
-    from crosstask.data.t0 import load_target
     from crosstask.core.io import read_jsonl
+    from crosstask.data.t0 import load_target
     from crosstask.data.t0 import load_upstream_pool as capped_pool
     from crosstask.experiments.recross_round import sample_queries
     from crosstask.retrieval.reranker import load_reranker, rerank

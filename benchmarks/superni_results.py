@@ -11,8 +11,8 @@ import statistics
 from pathlib import Path
 
 from crosstask.core.io import atomic_write_json, atomic_write_text, read_json
-from crosstask.reporting.plots import SEED_T5_EM, plot_em, plot_pair_counts
 from crosstask.evaluation.tables import markdown_table
+from crosstask.reporting.plots import SEED_T5_EM, plot_em, plot_pair_counts
 
 SETTINGS = {  # run name -> (model, mixing, seed)
     "cls_nogen_s42": ("classifier", "w/o GEN", 42), "cls_nogen_s43": ("classifier", "w/o GEN", 43),
@@ -67,7 +67,8 @@ def main() -> None:
     if not rows:
         raise SystemExit(f"no finished runs under {runs}")
     first = read_json(runs / rows[0]["run"] / "eval" / "metrics.json")
-    baselines = {k.split(":", 1)[1]: v["overall"] for k, v in first["metrics"].items() if k.startswith("cls/baseline:")}
+    baselines = {k.split(":", 1)[1]: v["overall"] for k,
+                 v in first["metrics"].items() if k.startswith("cls/baseline:")}
 
     grouped: dict[tuple[str, str], list[dict]] = {}
     for row in rows:

@@ -3,7 +3,8 @@
 The public API is loaded on first use (importing crosstask stays cheap: no torch until a name is used):
 
     crosstask.load_superni, crosstask.load_upstream_pool     data
-    crosstask.Classifier, crosstask.Generator                models: from_pretrained / from_backbone, score, predict, fit
+    crosstask.Classifier, crosstask.Generator                models: from_pretrained / from_backbone, score,
+                                                             predict, fit
     crosstask.TrainingArguments, crosstask.TrainResult       training settings and result
     crosstask.evaluate                                       metrics of a model on typed tasks
     crosstask.recross.run_round                              one ReCross round in memory

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fault_helpers import saved_models  # noqa: F401 (a session fixture of test_malformed_cli / _data)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -67,9 +67,10 @@ def write_json(path: Path, obj) -> Path:
 def saved_models(tmp_path_factory) -> dict[str, Path]:
     """A saved (untrained) tiny classifier, a tiny T5 generator, a reranker-shaped directory and a
     classifier training run, built without training (seconds)."""
-    from crosstask.models.classifier import ClassifierConfig, EncoderClassifier, load_encoder
-    from crosstask.models.backbone import load_tokenizer
     from tiny_models import tiny_bert, tiny_t5
+
+    from crosstask.models.backbone import load_tokenizer
+    from crosstask.models.classifier import ClassifierConfig, EncoderClassifier, load_encoder
 
     root = tmp_path_factory.mktemp("saved-models")
     bert = tiny_bert(root / "bert")

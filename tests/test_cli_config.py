@@ -112,7 +112,8 @@ def test_every_command_takes_config(tmp_path, capsys):
     config = _yaml(tmp_path / "b.yaml", f"data: {FIXTURES / 'superni_hub'}\ntasks: all\nformat: json\n")
     assert main(["baselines", "--config", str(config), "--max-instances", "2"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["tasks"] == "all" and all(r["overall"]["n"] <= 2 * report["n_tasks"] for r in report["results"].values())
+    assert report["tasks"] == "all"
+    assert all(r["overall"]["n"] <= 2 * report["n_tasks"] for r in report["results"].values())
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +142,8 @@ def test_saved_config_round_trip_and_evaluate_reads_the_saved_encoding(bert, tmp
     assert report["encoding"]["classifier"]["max_length"] == 72 and report["options"]["max_length"] == 72
     assert report["encoding"]["classifier"]["prompt"]["num_positive"] == 1
     assert main([*base, "--max-length", "72", "--num-pos", "1", "--output", str(tmp_path / "explicit")]) == 0
-    implicit, explicit = ((tmp_path / d / "predictions-cls-classifier.jsonl").read_text() for d in ("eval", "explicit"))
+    implicit, explicit = ((tmp_path / d / "predictions-cls-classifier.jsonl").read_text() for d in ("eval",
+                                                                                                    "explicit"))
     assert implicit == explicit
     # a flag still overrides the saved setting
     assert main([*base, "--num-pos", "0", "--output", str(tmp_path / "zero")]) == 0

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tiny_models import tiny_bert
 
 COMMON = ["--demo", "--max-test-instances", "3", "--seed", "7", "--mixed-precision", "no"]  # fp32: exact comparisons
@@ -17,7 +16,8 @@ TRAIN = ["--max-train-instances", "4", "--dev-tasks", "2", "--max-dev-instances"
 
 def _crosstask(args, nproc, cwd):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
-                str(29500 + nproc + os.getpid() % 1000), "-m", "crosstask"] if nproc > 1 else [sys.executable, "-m", "crosstask"]
+                str(29500 + nproc + os.getpid() % 1000), "-m", "crosstask"] if nproc > 1 else [sys.executable, "-m",
+                                                                                               "crosstask"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(launcher + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from crosstask.data.demo import (DEMO_TASKS, GENERATOR_VERSION, TEST_CLS_CATEGORIES, TEST_GEN_CATEGORIES,
-                                 default_demo_root, ensure_demo_benchmark, generate_task, write_demo_benchmark)
+from crosstask.data.demo import (
+    DEMO_TASKS,
+    GENERATOR_VERSION,
+    TEST_CLS_CATEGORIES,
+    TEST_GEN_CATEGORIES,
+    default_demo_root,
+    ensure_demo_benchmark,
+    generate_task,
+    write_demo_benchmark,
+)
 
 N = 20  # instances per task: small keeps the tests fast
 SPECS = {spec.name: spec for spec in DEMO_TASKS}

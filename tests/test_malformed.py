@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from crosstask.core.errors import CrosstaskError, DataFormatError
 from crosstask.data import superni, t0
 from crosstask.data.superni import cap_instances, load_split, load_task
 from crosstask.data.t0 import load_records, read_task_lists
-from crosstask.core.errors import CrosstaskError, DataFormatError
 
 
 def valid_task() -> dict:
@@ -57,13 +57,15 @@ CASES = [
     ("categories-not-a-list", "task", _mutate(lambda t: t.update(Categories="Textual Entailment")), "Categories"),
     ("instances-missing", "task", _mutate(lambda t: t.pop("Instances")), "Instances"),
     ("instances-not-a-list", "task", _mutate(lambda t: t.update(Instances={"id": "t-0"})), "Instances"),
-    ("instance-not-an-object", "task", _mutate(lambda t: t["Instances"].__setitem__(1, "P: x. H: y.")), "Instances[1]"),
+    ("instance-not-an-object", "task", _mutate(lambda t: t["Instances"].__setitem__(1, "P: x. H: y.")),
+     "Instances[1]"),
     ("instance-missing-id", "task", _mutate(lambda t: t["Instances"][1].pop("id")), "Instances[1].id"),
     ("instance-id-not-str", "task", _mutate(_set_instance_1("id", 7)), "Instances[1].id"),
     ("instance-missing-input", "task", _mutate(lambda t: t["Instances"][1].pop("input")), "Instances[1].input"),
     ("instance-output-str", "task", _mutate(_set_instance_1("output", "No")), "Instances[1].output"),
     ("instance-output-empty-list", "task", _mutate(_set_instance_1("output", [])), "Instances[1].output"),
-    ("instance-output-non-str-item", "task", _mutate(_set_instance_1("output", ["No", None])), "Instances[1].output[1]"),
+    ("instance-output-non-str-item", "task", _mutate(_set_instance_1("output", ["No", None])),
+     "Instances[1].output[1]"),
     ("positive-example-missing-input", "task", _mutate(lambda t: t["Positive Examples"][0].pop("input")),
      "Positive Examples[0].input"),
     ("positive-example-not-an-object", "task", _mutate(lambda t: t["Positive Examples"].__setitem__(1, "No")),
@@ -72,7 +74,8 @@ CASES = [
      _mutate(lambda t: t["Positive Examples"][1].update(output=[])), "Positive Examples[1].output"),
     ("negative-example-output-int", "task", _mutate(lambda t: t["Negative Examples"][0].update(output=0)),
      "Negative Examples[0].output"),
-    ("positive-examples-not-a-list", "task", _mutate(lambda t: t.update({"Positive Examples": {}})), "Positive Examples"),
+    ("positive-examples-not-a-list", "task", _mutate(lambda t: t.update({"Positive Examples": {}})),
+     "Positive Examples"),
     ("empty-file", "task", "", "<file>"),
     ("whitespace-only-file", "task", "  \n\t\n  ", "<file>"),
     ("truncated-json", "task", json.dumps(valid_task())[:-25], "<file>"),
@@ -284,8 +287,8 @@ def test_public_loaders_are_the_documented_ones():
 
 
 def test_non_utf8_file_names_file(tmp_path):
-    from crosstask.data.superni import load_task
     from crosstask.core.errors import DataFormatError
+    from crosstask.data.superni import load_task
     bad = tmp_path / "task_bad.json"
     bad.write_bytes(b'{"Definition": ["\xff"]}')
     with pytest.raises(DataFormatError) as info:
@@ -295,8 +298,9 @@ def test_non_utf8_file_names_file(tmp_path):
 
 def test_t0_record_with_no_outputs_is_rejected(tmp_path):
     import json
-    from crosstask.data.t0 import load_records
+
     from crosstask.core.errors import DataFormatError
+    from crosstask.data.t0 import load_records
     bad = tmp_path / "pool.json"
     bad.write_text(json.dumps([["x", ["y"], "a|b|c|#0"], ["x", [], "a|b|c|#1"]]))
     with pytest.raises(DataFormatError) as info:

@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from fault_helpers import expect_refused, run_cli, saved_models, snapshot, write_json  # noqa: F401 (fixture)
+from fault_helpers import expect_refused, run_cli, snapshot
 
 TRAIN = ["train", "classifier", "--demo", "--output", "{out}"]
 EVAL = ["evaluate", "--demo", "--output", "{out}"]

@@ -11,17 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fault_helpers import expect_refused, run_cli, snapshot, write_json
+from test_malformed import _superni_dir as superni_dir
+from test_malformed import valid_task
 
+from crosstask.core.errors import DataFormatError, WriteError
+from crosstask.core.io import atomic_save_dir, atomic_write_json
 from crosstask.data.superni import load_split
 from crosstask.data.t0 import read_task_lists
 from crosstask.data.tasktype import LabelSpaceMode, dedupe_labels, type_task
-from crosstask.core.errors import DataFormatError, WriteError
 from crosstask.evaluation.metrics import lcs_length, normalize_answer, rouge_l
-from crosstask.core.io import atomic_save_dir, atomic_write_json
-
-from fault_helpers import assert_one_line_error, expect_refused, run_cli, saved_models, snapshot, write_json  # noqa: F401
-from test_malformed import _superni_dir as superni_dir, valid_task
-
 
 # --- split entries, ids, empty tasks, empty splits, empty labels -----------------------------------------------
 

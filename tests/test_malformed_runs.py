@@ -9,13 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fault_helpers import assert_one_line_error, expect_refused, run_cli, snapshot
+from tiny_models import tiny_bert
 
 from crosstask.core.runs import run_lock
 from crosstask.training import classifier as classifier_training
 from crosstask.training import trainer as trainer_module
-
-from fault_helpers import assert_one_line_error, expect_refused, run_cli, snapshot
-from tiny_models import tiny_bert
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,8 @@ def test_generator_resume_into_a_classifier_run_keeps_its_run_config(bert, finis
 def test_a_second_process_is_locked_out(bert, finished, tmp_path, capsys):
     run = _copy(finished, tmp_path)
     with run_lock(run):
-        expect_refused(capsys, base(bert, run, "--max-steps", "4", "--resume"), run, "in use by another crosstask process")
+        expect_refused(capsys, base(bert, run, "--max-steps", "4", "--resume"), run,
+                       "in use by another crosstask process")
 
 
 def test_overwrite_then_interrupt_then_resume_continues_the_new_run(bert, finished, tmp_path, capsys, monkeypatch):

@@ -3,8 +3,15 @@
 import pytest
 
 from crosstask.evaluation.metrics import (
-    ScoredPrediction, aggregate, exact_match, max_over_references, normalize_answer, rouge1, rouge_l,
-    score_instance, soft_exact_match,
+    ScoredPrediction,
+    aggregate,
+    exact_match,
+    max_over_references,
+    normalize_answer,
+    rouge1,
+    rouge_l,
+    score_instance,
+    soft_exact_match,
 )
 
 

@@ -17,7 +17,8 @@ def test_all_negatives_and_normalised_positives():
     assert [(p.instance_id, p.candidate, p.label) for p in pairs[:3]] == [
         ("cls-0", "Yes.", 1), ("cls-0", "no", 0), ("cls-0", "maybe", 0)]
     # "yes" (instance 3) matches the label "Yes." by normalised form: one positive, not a new label
-    assert [(p.candidate, p.label) for p in pairs if p.instance_id == "cls-3"] == [("Yes.", 1), ("no", 0), ("maybe", 0)]
+    assert [(p.candidate, p.label) for p in pairs if p.instance_id == "cls-3"] == [("Yes.", 1), ("no", 0), ("maybe",
+                                                                                                            0)]
     assert pair_counts(pairs) == {"pairs": 12, "positive": 4, "negative": 8}
 
 

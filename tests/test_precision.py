@@ -5,8 +5,8 @@ import logging
 import pytest
 import torch
 
-from crosstask.core import precision
 from crosstask.cli import build_parser
+from crosstask.core import precision
 
 SLOW_CPU = {"cpu_capability": "AVX2", "amx": False, "avx512_bf16": False, "fast_bf16": False}
 AMX_CPU = {"cpu_capability": "AVX512", "amx": True, "avx512_bf16": True, "fast_bf16": True}

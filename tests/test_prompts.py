@@ -1,8 +1,16 @@
 import pytest
 
 from crosstask.data.prompts import (
-    T0_INPUT_HEAD, T0_PROMPT, PromptConfig, candidate_segments, classifier_context_segments, cut_piece, encode_segments,
-    fit_lengths, generator_segments, render,
+    T0_INPUT_HEAD,
+    T0_PROMPT,
+    PromptConfig,
+    candidate_segments,
+    classifier_context_segments,
+    cut_piece,
+    encode_segments,
+    fit_lengths,
+    generator_segments,
+    render,
 )
 from crosstask.data.records import Example
 from crosstask.models.backbone import load_tokenizer

@@ -50,7 +50,8 @@ def test_recross_summary(recross_dir):
 def test_training_task_types_use_every_instance_not_the_cap(superni_dir):
     from crosstask.data.benchmark import DataConfig, load_superni_data
 
-    capped = load_superni_data(DataConfig(data=str(superni_dir), max_train_instances=6, english_only=False, dev_tasks=0))
+    capped = load_superni_data(DataConfig(data=str(superni_dir), max_train_instances=6, english_only=False,
+                                          dev_tasks=0))
     full = load_superni_data(DataConfig(data=str(superni_dir), max_train_instances=None, english_only=False,
                                         dev_tasks=0))
     assert {t.name: t.is_cls for t in capped.train} == {t.name: t.is_cls for t in full.train}

@@ -9,26 +9,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_models import tiny_bert, tiny_t5
 
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.io import read_json, read_jsonl
 from crosstask.data.records import T0Record
 from crosstask.data.t0 import Target, UpstreamPool
-from crosstask.core.errors import CrosstaskError
 from crosstask.evaluation import targets as targets_module
-from crosstask.core.io import read_json, read_jsonl
-from crosstask.training import adapt as adapt_module
-from crosstask.experiments import recross_round as recross
-from crosstask.retrieval import reranker
-from crosstask.training.adapt import (AdaptConfig, adapt_classifier, adapt_generator, heldout_loss, load_model,
-                                      token_nll)
-from crosstask.experiments.recross_round import RecrossConfig, retrieved_task_distribution, run_recross, sample_queries
 from crosstask.experiments import distant_supervision
+from crosstask.experiments import recross_round as recross
 from crosstask.experiments.distant_supervision import DistantSupervisionConfig, build_distant_supervision
-from crosstask.retrieval.reranker import pair_scores, rerank
-from crosstask.training.reranker import train_reranker
-from crosstask.retrieval.retrievers import BM25Retriever, RetrievedItem, RetrievedSet
+from crosstask.experiments.recross_round import RecrossConfig, retrieved_task_distribution, run_recross, sample_queries
 from crosstask.reporting.heatmap import plot_retrieval_heatmap
-
-from tiny_models import tiny_bert, tiny_t5
+from crosstask.retrieval import reranker
+from crosstask.retrieval.reranker import pair_scores, rerank
+from crosstask.retrieval.retrievers import BM25Retriever, RetrievedItem, RetrievedSet
+from crosstask.training import adapt as adapt_module
+from crosstask.training.adapt import (
+    AdaptConfig,
+    adapt_classifier,
+    adapt_generator,
+    heldout_loss,
+    load_model,
+    token_nll,
+)
+from crosstask.training.reranker import train_reranker
 
 ADJ = ["good", "bad", "great", "awful", "fine", "poor"]
 TOPICS = ["sports", "politics", "science", "business"]
@@ -191,7 +196,8 @@ def test_distant_supervision_rows(env, tmp_path, monkeypatch):
     assert all(by_uid[r["candidate_uid"]].task != "nli" for r in rows)  # candidates come from the other tasks
     assert max(r["delta"] for r in rows if r["label"]) <= min(r["delta"] for r in rows if not r["label"])
     assert len({r["query"] for r in rows}) == 2 and read_jsonl(tmp_path / "ds.jsonl") == rows
-    monkeypatch.setattr(distant_supervision, "fine_tune", lambda *a, **k: pytest.fail("a finished query set was recomputed"))
+    monkeypatch.setattr(distant_supervision, "fine_tune", lambda *a,
+                        **k: pytest.fail("a finished query set was recomputed"))
     assert build_distant_supervision(pool, env["upstream"], **kwargs) == rows
 
 
@@ -264,7 +270,8 @@ def test_recross_loop_bm25_rerank_resumes(env, tmp_path, monkeypatch, guarded_ta
     values = [m[key] for m in result["rounds"]]
     assert result["summary"][key] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values)),
                                       "n": 2}
-    assert key in result["zero_shot"] and read_json(tmp_path / "run" / "summary.json") == json.loads(json.dumps(result))
+    assert key in result["zero_shot"]
+    assert read_json(tmp_path / "run" / "summary.json") == json.loads(json.dumps(result))
     assert read_json(tmp_path / "run" / "round-0" / "metrics.json")["counts"]["rank_records"] == 8
     timings = [read_json(tmp_path / "run" / f"round-{r}" / "metrics.json")["seconds"] for r in range(2)]
     for seconds in timings:
@@ -277,7 +284,8 @@ def test_recross_loop_bm25_rerank_resumes(env, tmp_path, monkeypatch, guarded_ta
     monkeypatch.setattr(recross, "evaluate_model", lambda *a, **k: pytest.fail("re-evaluated"))
     assert run_recross(config, pool, target, env["upstream"], tmp_path / "run") == result and calls == []
     with pytest.raises(CrosstaskError, match="other settings"):
-        run_recross(RecrossConfig("toy_target", retriever="bm25", n=8), pool, target, env["upstream"], tmp_path / "run")
+        run_recross(RecrossConfig("toy_target", retriever="bm25", n=8), pool, target, env["upstream"],
+                    tmp_path / "run")
 
 
 def test_recross_loop_dense_and_heatmap(env, tmp_path, monkeypatch, guarded_target):

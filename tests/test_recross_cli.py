@@ -12,19 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_models import tiny_bert
 
 from crosstask.cli import main
 from crosstask.cli.recross import register
-from crosstask.data.t0 import load_records
-from crosstask.data.t0_tasks import t0_typed_tasks
 from crosstask.core.io import read_json
+from crosstask.data.t0 import load_records
 from crosstask.data.t0 import load_upstream_pool as capped_pool
+from crosstask.data.t0_tasks import t0_typed_tasks
+from crosstask.experiments import recross_round as recross
 from crosstask.experiments.recross import METHODS
 from crosstask.training import adapt as adapt_module
-from crosstask.experiments import recross_round as recross
 from crosstask.training.pairs import PairConfig, build_pairs, pair_counts
-
-from tiny_models import tiny_bert
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ADJ = ["good", "bad", "great", "awful", "fine", "poor"]
@@ -292,7 +291,8 @@ def test_errors_are_one_line(tmp_path, capsys):
 def test_malformed_target_file_exit_code_2(tmp_path):
     data = make_recross_dir(tmp_path / "recross")
     bad = _write(data / "targets" / "tgt_b" / "test-1000.json", [["only an input", ["x"]]])
-    _write(tmp_path / "none" / "crosstask_classifier.json", {})  # classifier-shaped: passes the flag checks, never loads
+    # classifier-shaped: passes the flag checks, never loads
+    _write(tmp_path / "none" / "crosstask_classifier.json", {})
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "crosstask", "recross", "run", "--data", str(data),
                            "--target", "all", "--retriever", "bm25", "--upstream", str(tmp_path / "none"),
@@ -312,9 +312,11 @@ def test_distant_supervision_reranker_and_dense_rerank_run(env, tmp_path):
     rows = [json.loads(line) for line in ds.read_text().splitlines()]
     assert len(rows) == 16 and {r["label"] for r in rows} == {0, 1}
     assert all(r["pseudo_target"] == "sentiment" and not r["candidate_uid"].startswith("sentiment") for r in rows)
-    assert main(["recross", "train-reranker", "--data-file", str(ds), "--output", str(reranker), "--model", env["bert"],
+    assert main(["recross", "train-reranker", "--data-file", str(ds), "--output", str(reranker), "--model",
+                 env["bert"],
                  "--batch-size", "8", "--max-length", "64"]) == 0
-    assert main(["recross", "run", "--data", str(env["data"]), "--target", "tgt_b", "--retriever", "dense,dense_rerank",
+    assert main(["recross", "run", "--data", str(env["data"]), "--target", "tgt_b", "--retriever",
+                 "dense,dense_rerank",
                  "--reranker", str(reranker), "--rounds", "1", "--n", "8", "--queries", "3", "--upstream",
                  str(env["upstream"]), "--output", str(runs), "--adapt-max-steps", "1", "--max-length", "64"]) == 0
     retrieved = read_json(runs / "tgt_b" / "dense_rerank" / "round-0" / "retrieved.json")
@@ -342,7 +344,8 @@ def test_concat_aggregation_ceiling_and_all_test_records(env, tmp_path):
     validation = {r.uid for r in load_records(env["data"] / "targets" / "tgt_b" / "validation-1000.json", "tgt_b")}
     assert ceiling["method"] == "ceiling" and len(ceiling["items"]) == 8
     assert {item["uid"] for item in ceiling["items"]} <= validation  # labelled target records, not the pool
-    assert read_json(runs / "tgt_b" / "ceiling" / "config.json")["n"] == 8 and "ceiling" not in summary["retrieved_tasks"]
+    assert read_json(runs / "tgt_b" / "ceiling" / "config.json")["n"] == 8
+    assert "ceiling" not in summary["retrieved_tasks"]
     assert main(["recross", "report", "--runs", str(runs), "--out", str(tmp_path / "report")]) == 0
     table = (tmp_path / "report" / "recross.md").read_text(encoding="utf-8")
     assert "| ceiling (8 labelled) |" in table and "aggregation concat (per-query top ⌈N/|Q|⌉" in table
@@ -359,7 +362,8 @@ def test_pseudo_target_needs_an_upstream_that_held_it_out(env, tmp_path):
                  "--max-length", "64", "--exclude-tasks", "topic"]) == 0
     config = read_json(held / "run_config.json")
     assert config["held_out_tasks"] == ["topic"] and config["upstream_tasks"] == ["sentiment", "qa"]
-    args = ["recross", "run", "--data", str(env["data"]), "--target", "topic", "--retriever", "random", "--rounds", "1",
+    args = ["recross", "run", "--data", str(env["data"]), "--target", "topic", "--retriever", "random", "--rounds",
+            "1",
             "--n", "8", "--queries", "2", "--output", str(tmp_path / "runs"), "--adapt-max-steps", "1",
             "--max-length", "64"]
     assert main([*args, "--upstream", str(env["upstream"])]) == 2  # trained on topic: refused

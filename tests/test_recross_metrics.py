@@ -4,9 +4,15 @@ SuperNI metrics keep their own normalisation."""
 import pytest
 
 from crosstask.evaluation.metrics import exact_match, normalize_answer
-from crosstask.evaluation.recross_metrics import (METRIC_DEFINITIONS, RECROSS_NORMALIZATION, metric_definition,
-                                                  normalize_recross, recross_exact_match, recross_scores,
-                                                  recross_soft_match)
+from crosstask.evaluation.recross_metrics import (
+    METRIC_DEFINITIONS,
+    RECROSS_NORMALIZATION,
+    metric_definition,
+    normalize_recross,
+    recross_exact_match,
+    recross_scores,
+    recross_soft_match,
+)
 
 
 @pytest.mark.parametrize("text,expected", [

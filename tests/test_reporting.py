@@ -5,8 +5,8 @@ import pytest
 
 from crosstask.evaluation.calibration import calibrate
 from crosstask.evaluation.classifier import CandidatePrediction
-from crosstask.reporting.plots import em_bars, plot_em, plot_pair_counts
 from crosstask.evaluation.tables import markdown_table, results_markdown
+from crosstask.reporting.plots import em_bars, plot_em, plot_pair_counts
 
 
 def pred(i, scores, task="t"):

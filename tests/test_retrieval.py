@@ -8,8 +8,8 @@ import zlib
 import numpy as np
 import pytest
 
-from crosstask.data.records import T0Record
 from crosstask.core.errors import CrosstaskError
+from crosstask.data.records import T0Record
 from crosstask.retrieval.aggregate import (
     QueryHit,
     concat_per_query,

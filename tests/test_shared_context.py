@@ -10,12 +10,12 @@ import pytest
 import torch
 from tiny_models import tiny_bert, tiny_t5
 
+from crosstask.core.errors import CrosstaskError
 from crosstask.data.prompts import (
     PromptEncoder,
     candidate_segments,
     classifier_context_segments,
 )
-from crosstask.core.errors import CrosstaskError
 from crosstask.evaluation.classifier import score_pairs
 from crosstask.models.backbone import load_tokenizer
 from crosstask.models.classifier import (

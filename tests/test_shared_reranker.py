@@ -12,9 +12,9 @@ from crosstask.core.errors import CrosstaskError
 from crosstask.models.backbone import load_tokenizer
 from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
 from crosstask.models.shared_context import ScoringInstance, score_pairs_same_mask
+from crosstask.models.shared_reranker import MARKER, SharedContextReranker, candidate_context
 from crosstask.retrieval.reranker import load_reranker, rerank
 from crosstask.retrieval.retrievers import RetrievedItem, RetrievedSet
-from crosstask.models.shared_reranker import MARKER, SharedContextReranker, candidate_context
 from crosstask.training.reranker import train_shared_reranker
 
 CANDIDATES = ["The movie was great, I loved every minute of it.", "Paris is the capital of France.",

@@ -4,6 +4,7 @@ with a tiny BERT classifier, generation with a tiny T5) on small synthetic recor
 import json
 
 import pytest
+from tiny_models import tiny_bert, tiny_t5
 
 from crosstask.data.prompts import PromptEncoder
 from crosstask.data.records import T0Record, TaskType
@@ -12,11 +13,18 @@ from crosstask.data.tasktype import LabelSpaceMode
 from crosstask.evaluation import targets
 from crosstask.evaluation.classifier import CandidatePrediction
 from crosstask.evaluation.metrics import exact_match
-from crosstask.evaluation.targets import (GENERATION, RANK_CLASSIFIER, RANK_GENERATOR, TargetPredictions, TargetResult,
-                                          evaluate_target, example_scores, predict_target, score_target,
-                                          summarize_targets)
-
-from tiny_models import tiny_bert, tiny_t5
+from crosstask.evaluation.targets import (
+    GENERATION,
+    RANK_CLASSIFIER,
+    RANK_GENERATOR,
+    TargetPredictions,
+    TargetResult,
+    evaluate_target,
+    example_scores,
+    predict_target,
+    score_target,
+    summarize_targets,
+)
 
 
 def rec(dataset, template, index, text, *outputs, split="train", task="toy"):
@@ -224,9 +232,10 @@ def test_long_inputs_are_cut_in_the_middle_and_counted(tiny):
                                classifier_encoder=tiny["classifier_encoder"])
     assert (predicted.inputs_cut, predicted.inputs_checked) == (1, 5)
     assert targets.inputs_cut(targets.unlabeled_tasks(records, options)[0], tiny["generator_encoder"]) == 1
-    from crosstask.data.prompts import classifier_context_segments, candidate_segments
+    from crosstask.data.prompts import candidate_segments, classifier_context_segments
 
-    ids = tiny["classifier_encoder"].encode(classifier_context_segments("", (), (), long_record.input, targets.T0_PROMPT)
+    ids = tiny["classifier_encoder"].encode(classifier_context_segments("", (), (), long_record.input,
+                                                                        targets.T0_PROMPT)
                                             + candidate_segments("yes"))
     decoded = tiny["classifier_encoder"].tokenizer.decode(ids, skip_special_tokens=True)
     assert "question : is the sky blue? answer yes or no." in decoded and len(ids) == 96
@@ -234,13 +243,15 @@ def test_long_inputs_are_cut_in_the_middle_and_counted(tiny):
 
 def test_summarize_targets_mean_by_hand():
     a = TargetResult("a", [GENERATION, RANK_CLASSIFIER],
-                     {GENERATION: {"exact_match": 10.0, "soft_exact_match": 30.0}, RANK_CLASSIFIER: {"accuracy": 50.0}},
+                     {GENERATION: {"exact_match": 10.0, "soft_exact_match": 30.0},
+                      RANK_CLASSIFIER: {"accuracy": 50.0}},
                      {"test": 4})
     b = TargetResult("b", [RANK_CLASSIFIER], {RANK_CLASSIFIER: {"accuracy": 70.0}}, {"test": 2})
     summary = summarize_targets({"a": a, "b": b})
     assert summary["mean"] == {"generation/exact_match": 10.0, "generation/soft_exact_match": 30.0,
                                "rank/classifier/accuracy": 60.0}
-    assert summary["n_targets"]["rank/classifier/accuracy"] == 2 and summary["n_targets"]["generation/exact_match"] == 1
+    assert summary["n_targets"]["rank/classifier/accuracy"] == 2
+    assert summary["n_targets"]["generation/exact_match"] == 1
     assert summary["targets"]["b"]["counts"] == {"test": 2} and summary["targets"]["a"]["protocols"] == a.protocols
     json.dumps(summary)
 

@@ -5,19 +5,18 @@ import json
 
 import pytest
 import torch
+from tiny_models import tiny_bart, tiny_bert, tiny_t5
 
-from crosstask.experiments import superni as pipeline
 from crosstask.data.benchmark import DataConfig, load_superni_data
+from crosstask.evaluation.classifier import dev_evaluator
+from crosstask.experiments import superni as pipeline
 from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
 from crosstask.models.generator import GeneratorConfig
 from crosstask.training import classifier as classifier_training
-from crosstask.evaluation.classifier import dev_evaluator
 from crosstask.training.classifier import ClassifierTrainingConfig, train_classifier
 from crosstask.training.generator import GeneratorTrainingConfig
 from crosstask.training.pairs import PairConfig
 from crosstask.training.trainer import TrainingArguments
-
-from tiny_models import tiny_bart, tiny_bert, tiny_t5
 
 DATA = DataConfig(demo=True, max_train_instances=4, max_test_instances=3, dev_tasks=2, max_dev_instances=3)
 
@@ -25,7 +24,8 @@ DATA = DataConfig(demo=True, max_train_instances=4, max_test_instances=3, dev_ta
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
-    return {"bert": tiny_bert(root / "bert", dropout=0.1), "t5": tiny_t5(root / "t5"), "bart": tiny_bart(root / "bart")}
+    return {"bert": tiny_bert(root / "bert", dropout=0.1), "t5": tiny_t5(root / "t5"),
+            "bart": tiny_bart(root / "bart")}
 
 
 def test_dev_tasks_come_from_the_uncapped_training_tasks():
@@ -91,14 +91,17 @@ def test_default_backbone_classifier_and_generator_with_rerank(tmp_path):
     args = TrainingArguments(str(tmp_path / "gen"), batch_size=8, max_steps=2, lr=1e-4, progress=False)
     pipeline.train("generator", data, GeneratorTrainingConfig(GeneratorConfig("default", max_source_length=96,
                                                                               max_target_length=8)), args)
-    report = pipeline.evaluate(data, tmp_path / "eval", classifier=str(tmp_path / "cls"), generator=str(tmp_path / "gen"),
+    report = pipeline.evaluate(data, tmp_path / "eval", classifier=str(tmp_path / "cls"),
+                               generator=str(tmp_path / "gen"),
                                options=pipeline.EvalOptions(max_length=96, max_new_tokens=4, n_best=2))
     metrics = report["metrics"]
     assert metrics["gen/generator_reranked"]["overall"]["n"] == metrics["gen/generator_beam"]["overall"]["n"] > 0
     assert metrics["all/combined"]["overall"]["n"] == (report["n_cls_tasks"] + report["n_gen_tasks"]) * 2
     reranked = [json.loads(line) for line in (tmp_path / "eval" / "predictions-gen-generator_reranked.jsonl").open()]
-    beams = {json.loads(line)["id"]: json.loads(line) for line in (tmp_path / "eval" / "predictions-gen-generator_beam.jsonl").open()}
-    assert all(r["candidates"] == beams[r["id"]]["candidates"] and r["prediction"] in r["candidates"] for r in reranked)
+    beam_file = tmp_path / "eval" / "predictions-gen-generator_beam.jsonl"
+    beams = {json.loads(line)["id"]: json.loads(line) for line in beam_file.open()}
+    assert all(r["candidates"] == beams[r["id"]]["candidates"] for r in reranked)
+    assert all(r["prediction"] in r["candidates"] for r in reranked)
     assert (tmp_path / "eval" / "results.md").read_text().count("|") > 10
 
 
@@ -146,7 +149,8 @@ def test_keep_no_checkpoints_writes_only_the_final_model(models, tmp_path):
     config = ClassifierTrainingConfig(ClassifierConfig(models["bert"]), PairConfig(negatives=1))
     summary = train_classifier(data.train, config, args)
     assert summary.steps > 3 and not list(tmp_path.glob("checkpoint-*"))
-    assert (tmp_path / "final" / "classifier_head.safetensors").is_file() and (tmp_path / "trainer_state.json").is_file()
+    assert (tmp_path / "final" / "classifier_head.safetensors").is_file()
+    assert (tmp_path / "trainer_state.json").is_file()
 
 
 def test_shared_context_classifier_trains_and_evaluates(models, tmp_path):

@@ -14,14 +14,21 @@ import torch
 
 from crosstask.core.errors import CrosstaskError
 from crosstask.models.backbone import resolve_model
-from crosstask.models.generator import (encode_target, generate, generator_arch, load_generator, rank_candidates,
-                                        save_generator, seq2seq_collate, sequence_log_likelihoods)
+from crosstask.models.generator import (
+    encode_target,
+    generate,
+    generator_arch,
+    load_generator,
+    rank_candidates,
+    save_generator,
+    seq2seq_collate,
+    sequence_log_likelihoods,
+)
 from crosstask.models.unilm import ARCH_KEY, UnilmForSeq2SeqLM, causal_target_mask
 
 transformers = pytest.importorskip("transformers")
-from transformers import BertModel, EncoderDecoderModel  # noqa: E402
-
 from tiny_models import tiny_bert, tiny_t5  # noqa: E402
+from transformers import BertModel, EncoderDecoderModel  # noqa: E402
 
 PAIRS = [("short", "alpha"), ("a somewhat longer source text with more words", "beta gamma"),
          ("medium length source", "delta")]
@@ -74,7 +81,8 @@ def test_every_transformer_weight_is_pretrained_and_the_output_layer_is_the_embe
         embeddings = model.bert.embeddings.word_embeddings.weight
         hidden = model.bert(input_ids=model.prepare_decoder_input_ids_from_labels(batch["labels"]),
                             attention_mask=causal_target_mask(batch["attention_mask"], 0, batch["labels"].shape[1]),
-                            position_ids=batch["attention_mask"].sum(-1, keepdim=True) + torch.arange(batch["labels"].shape[1]),
+                            position_ids=batch["attention_mask"].sum(-1,
+                                keepdim=True) + torch.arange(batch["labels"].shape[1]),
                             token_type_ids=torch.ones_like(batch["labels"]),
                             cache=_source_prefix(model, batch)).last_hidden_state
         assert torch.allclose(out.logits, hidden @ embeddings.T, atol=1e-5)
@@ -244,15 +252,16 @@ def test_transform_head_option_adds_only_the_mlm_transform(bert_dir):
 
 
 def test_unilm_trains_and_evaluates_through_the_pipeline(bert_dir, tmp_path):
-    from crosstask.experiments import superni as pipeline
     from crosstask.data.benchmark import DataConfig
+    from crosstask.experiments import superni as pipeline
     from crosstask.models.generator import GeneratorConfig
     from crosstask.training.generator import GeneratorTrainingConfig
     from crosstask.training.trainer import TrainingArguments
 
     data = DataConfig(demo=True, max_train_instances=4, max_test_instances=2, dev_tasks=1, max_dev_instances=2)
     args = TrainingArguments(str(tmp_path / "run"), batch_size=8, max_steps=3, lr=1e-3, progress=False)
-    config = GeneratorTrainingConfig(GeneratorConfig(bert_dir, max_source_length=96, max_target_length=8), mix_gen=True)
+    config = GeneratorTrainingConfig(GeneratorConfig(bert_dir, max_source_length=96, max_target_length=8),
+                                     mix_gen=True)
     summary = pipeline.train("generator", data, config, args)
     assert summary["steps"] == 3
     saved = pipeline.model_dir(tmp_path / "run")

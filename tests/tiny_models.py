@@ -27,7 +27,8 @@ def tiny_t5(directory: Path) -> str:
     from transformers import T5Config, T5ForConditionalGeneration
     tok = load_tokenizer("default")
     config = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, num_layers=2, num_heads=2, d_kv=16, dropout_rate=0.0,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id, decoder_start_token_id=tok.cls_token_id)
+                      pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id,
+                      decoder_start_token_id=tok.cls_token_id)
     return _save(T5ForConditionalGeneration(config), tok, directory)
 
 

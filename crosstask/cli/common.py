@@ -51,7 +51,8 @@ def add_prompt_args(parser: argparse.ArgumentParser, from_model: bool = False) -
         option(parser, "--explanations", action=argparse.BooleanOptionalAction, from_model=True,
                help="include demonstration explanations")
     else:
-        option(parser, "--explanations", sets=(PromptConfig, "explanations"), help="include demonstration explanations")
+        option(parser, "--explanations", sets=(PromptConfig, "explanations"),
+               help="include demonstration explanations")
     option(parser, "--label-mode", choices=LABEL_MODES, sets=(DataConfig, "label_mode"),
            help="test-task label spaces: all instances (seed; leaks test labels) or examples only")
     option(parser, "--max-test-instances", type=non_negative, sets=(DataConfig, "max_test_instances"),

@@ -122,7 +122,8 @@ def _config_value(argv: list[str]) -> str | None:
 
 
 def config_path(value: str) -> Path:
-    """The YAML file behind `--config`: the file itself, or the config.yaml of a run (its directory or run_config.json)."""
+    """The YAML file behind `--config`: the file itself, or the config.yaml of a run (its directory or its
+    run_config.json)."""
     path = Path(value).expanduser()
     if path.is_dir() or path.name == "run_config.json":
         run = path if path.is_dir() else path.parent
@@ -145,7 +146,8 @@ def read_config(path: Path) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise DataFormatError(path, "<root>", f"expected a mapping of option names to values, got {type(data).__name__}")
+        raise DataFormatError(path, "<root>",
+                              f"expected a mapping of option names to values, got {type(data).__name__}")
     return data
 
 

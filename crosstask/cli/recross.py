@@ -97,7 +97,8 @@ def cmd_train_reranker(args: argparse.Namespace) -> None:
 def _upstream_task_names(recross_dir: Path) -> list[str]:
     """The T0 upstream tasks of split.json with a file under upstream/ (possible pseudo-targets)."""
     lists = read_task_lists(recross_dir)
-    return [t for t in lists["T0"] if t not in lists["evaluation"] and (recross_dir / "upstream" / f"{t}.json").exists()]
+    return [t for t in lists["T0"]
+            if t not in lists["evaluation"] and (recross_dir / "upstream" / f"{t}.json").exists()]
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -157,7 +158,8 @@ def _register_upstream(sub) -> None:
                                     "split.json; evaluation targets are never used.")
     option(up, "--kind", choices=["classifier", "generator"], required=True, sets=(UpstreamConfig, "kind"))
     add_generator_arch_arg(up, (UpstreamConfig, "generator_arch"), (GeneratorConfig, "arch"))
-    up.add_argument("--output", required=True, help="run directory: best/, final/, run_config.json, train_summary.json")
+    up.add_argument("--output", required=True,
+                    help="run directory: best/, final/, run_config.json, train_summary.json")
     _add_data_arg(up, (TrainingArguments, "seed"))
     option(up, "--model", sets=(UpstreamConfig, "model"), help="backbone: hub id or local path ('default': packaged "
            "MiniLM)")
@@ -263,7 +265,8 @@ def _register_run(sub) -> None:
 def register(commands) -> argparse.ArgumentParser:
     """Add the `recross` command group (upstream, distant-supervision, train-reranker, run, report)."""
     group = commands.add_parser("recross", help="ReCross: retrieval-augmented adaptation to unseen T0 targets",
-                                description="Upstream model on the T0 pool, retrieval + adaptation per target, report.")
+                                description="Upstream model on the T0 pool, retrieval + adaptation per target, "
+                                            "report.")
     sub = group.add_subparsers(dest="recross_command", required=True)
     _register_upstream(sub)
     _register_distant_supervision(sub)

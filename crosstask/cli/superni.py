@@ -6,8 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from crosstask.cli.common import (add_data_args, add_generator_arch_arg, add_precision_arg,
-                                  add_prompt_args, non_negative, prompt_overrides)
+from crosstask.cli.common import (
+    add_data_args,
+    add_generator_arch_arg,
+    add_precision_arg,
+    add_prompt_args,
+    non_negative,
+    prompt_overrides,
+)
 from crosstask.cli.data import print_baselines
 from crosstask.cli.options import finish, from_args, option, save_config
 from crosstask.data.benchmark import DataConfig

@@ -11,13 +11,19 @@ from __future__ import annotations
 from argparse import ArgumentParser, Namespace
 from pathlib import Path
 
-from crosstask.core.checks import (RULES, check_gen_negatives, check_number, check_scheduler, check_writable_dir,
-                                   check_writable_file, flag_name)
+from crosstask.core.checks import (
+    RULES,
+    check_gen_negatives,
+    check_number,
+    check_scheduler,
+    check_writable_dir,
+    check_writable_file,
+    flag_name,
+)
 from crosstask.core.errors import DataFormatError, ValidationError
 from crosstask.core.runs import check_run_output
 from crosstask.evaluation.baselines import BASELINES
 from crosstask.models.kinds import check_backbone, check_model_dir
-
 
 # --- per command ---------------------------------------------------------------------------------------------
 
@@ -89,7 +95,8 @@ def validate(args: Namespace) -> None:
     if command == "baselines" and args.baseline:
         unknown = [b for b in args.baseline if b not in BASELINES]
         if unknown:
-            raise ValidationError("--baseline", f"unknown baseline {unknown[0]!r} (choose from: {', '.join(BASELINES)})")
+            raise ValidationError("--baseline",
+                                  f"unknown baseline {unknown[0]!r} (choose from: {', '.join(BASELINES)})")
 
 
 def check_reranker_rows(path: Path, rows: list) -> None:

@@ -73,7 +73,8 @@ def check_number(name: str, value: Any, rule: tuple) -> None:
         if none_ok:
             return
         raise ValidationError(name, "is required")
-    bad = isinstance(value, bool) or not isinstance(value, (int, float)) or (kind == "int" and not isinstance(value, int))
+    bad = isinstance(value, bool) or not isinstance(value, (int, float)) or (kind == "int" and not isinstance(value,
+                                                                                                              int))
     if not bad and isinstance(value, float) and not math.isfinite(value):
         bad = True
     if not bad and low is not None:

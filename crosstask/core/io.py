@@ -22,7 +22,8 @@ def read_json(path: str | Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataFormatError(path, "<file>", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise DataFormatError(path, "<file>",
+                              f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
 def _read_text(path: Path) -> str:

@@ -95,7 +95,8 @@ def clear_run(path: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def prepare_run(output: str | Path, meta: Mapping[str, Any], resume: bool, overwrite: bool, flag: str = "--output") -> str:
+def prepare_run(output: str | Path, meta: Mapping[str, Any], resume: bool, overwrite: bool,
+                flag: str = "--output") -> str:
     """Decide what happens to `output` before anything is written: "new", "resume" (same settings as
     its run_config.json) or "overwrite" (the old run is removed, by `start_run`). Raises otherwise."""
     output = Path(output)

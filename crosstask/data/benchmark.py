@@ -8,6 +8,8 @@ from pathlib import Path
 
 from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.provenance import files_hash
+from crosstask.data.demo import ensure_demo_benchmark
+from crosstask.data.location import resolve_dataset_dir
 from crosstask.data.superni import cap_instances, load_split
 from crosstask.data.tasktype import LabelSpaceMode, TaskTypeRule, TypedTask, type_task
 
@@ -29,9 +31,7 @@ class DataConfig:
 
     def resolve_root(self) -> Path:
         if self.demo:
-            from crosstask.data.demo import ensure_demo_benchmark
             return ensure_demo_benchmark(seed=self.demo_seed)
-        from crosstask.data.location import resolve_dataset_dir
         return resolve_dataset_dir(self.data, "superni")
 
 

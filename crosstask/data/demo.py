@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from crosstask.data import demo_tasks
 from crosstask.data.demo_tasks import DEMO_TASKS, GENERATOR_VERSION, DemoTaskSpec
 from crosstask.data.tasktype import TEST_CLS_CATEGORIES, TEST_GEN_CATEGORIES
 
@@ -152,7 +153,6 @@ def _source_hash() -> str:
     """Hash of the generator's code (this module and demo_tasks): any change gets a fresh cache directory."""
     import hashlib
 
-    from crosstask.data import demo_tasks
     digest = hashlib.sha256()
     for module_file in (Path(__file__), Path(demo_tasks.__file__)):
         digest.update(module_file.read_bytes())

@@ -300,7 +300,8 @@ def _title(rng: random.Random) -> tuple[str, list[str]]:
        "Rewrite the question so it stands alone: replace the pronoun 'it' with the given entity.")
 def _rewrite(rng: random.Random) -> tuple[str, list[str]]:
     entity = f"the {rng.choice(NOUNS)}"
-    q = rng.choice(("When was it built?", "Who owns it?", "Why is it famous?", "Where can I see it?", "How big is it?"))
+    q = rng.choice(("When was it built?", "Who owns it?", "Why is it famous?", "Where can I see it?",
+                    "How big is it?"))
     return f"Entity: {entity}. Question: {q}", [q.replace(" it", " " + entity)]
 
 @_task(9113, "repeated_keyword", "Keyword Tagging", "test",

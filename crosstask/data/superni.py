@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from crosstask.core.defaults import DEFAULT_SEED
-from crosstask.data.records import Example, Instance, Task
 from crosstask.core.errors import DataFormatError, DataNotFoundError, warn
 from crosstask.core.io import read_json
+from crosstask.data.records import Example, Instance, Task
 
 SPLITS = ("train", "test", "excluded")
 # a split entry is a plain task name, never a path: it can only ever name tasks/<name>.json
@@ -76,7 +76,8 @@ def _parse_instances(raw: dict, path: Path) -> tuple[Instance, ...]:
             raise DataFormatError(path, f"Instances[{i}]", f"expected object, got {type(item).__name__}")
         identifier = _require(item, "id", str, path, where)
         if identifier in seen:  # ids key predictions, pairs and calibration: they must be unique
-            raise DataFormatError(path, f"{where}id", f"duplicate id {identifier!r} (also Instances[{seen[identifier]}])")
+            raise DataFormatError(path, f"{where}id",
+                                  f"duplicate id {identifier!r} (also Instances[{seen[identifier]}])")
         seen[identifier] = i
         text = _require(item, "input", str, path, where)
         outputs = _string_list(item, "output", path, where)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from crosstask.core.defaults import DEFAULT_SEED
-from crosstask.data.records import T0Record
-from crosstask.data.tasktype import dedupe_labels
 from crosstask.core.errors import CrosstaskError, DataFormatError, DataNotFoundError
 from crosstask.core.io import read_json
+from crosstask.data.records import T0Record
+from crosstask.data.superni import check_task_name
+from crosstask.data.tasktype import dedupe_labels
 
 TARGET_FILES = {"test": "test-1000.json", "query": "validation-1000.json"}
 
@@ -23,7 +24,8 @@ def parse_record(raw: Any, path: Path, position: int, task: str = "") -> T0Recor
     where = f"[{position}]"
     if not isinstance(raw, list) or len(raw) != 3:
         shape = f"list of length {len(raw)}" if isinstance(raw, list) else type(raw).__name__
-        raise DataFormatError(path, where, f"expected [input, [outputs], \"dataset|split|template|#idx\"], got {shape}")
+        raise DataFormatError(path, where,
+                              f"expected [input, [outputs], \"dataset|split|template|#idx\"], got {shape}")
     text, outputs, meta = raw
     if not isinstance(text, str):
         raise DataFormatError(path, f"{where}[0] (input)", f"expected str, got {type(text).__name__}")
@@ -56,7 +58,6 @@ def read_task_lists(recross_dir: str | Path) -> dict[str, list[str]]:
     for key in ("T0", "evaluation"):
         if not isinstance(lists.get(key), list):
             raise DataFormatError(path, key, "missing or not a list of task names")
-        from crosstask.data.superni import check_task_name
 
         for i, name in enumerate(lists[key]):  # never a path: names only ever read upstream/<name>.json
             check_task_name(name, path, f"{key}[{i}]")

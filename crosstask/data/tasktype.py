@@ -109,7 +109,8 @@ class TypedTask:
         return self.task_type is TaskType.CLS
 
 
-def type_task(task: Task, mode: LabelSpaceMode | str = LabelSpaceMode.INSTANCES, rule: TaskTypeRule = TaskTypeRule()) -> TypedTask:
+def type_task(task: Task, mode: LabelSpaceMode | str = LabelSpaceMode.INSTANCES,
+              rule: TaskTypeRule = TaskTypeRule()) -> TypedTask:
     """Type a task. The CLS/GEN size test always counts the label space of `mode`."""
     mode = LabelSpaceMode(mode)
     labels = label_space(task, mode)

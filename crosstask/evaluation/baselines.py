@@ -60,6 +60,7 @@ def baseline_predictions(name: str, tasks: Sequence[TypedTask], seed: int = DEFA
     return predictions
 
 
-def run_baselines(tasks: Sequence[TypedTask], names: Sequence[str] = tuple(BASELINES), seed: int = DEFAULT_SEED) -> dict[str, dict]:
+def run_baselines(tasks: Sequence[TypedTask], names: Sequence[str] = tuple(BASELINES),
+                  seed: int = DEFAULT_SEED) -> dict[str, dict]:
     """Metrics (overall, per task, per category) of each baseline on `tasks`."""
     return {name: aggregate(baseline_predictions(name, tasks, seed)) for name in names}

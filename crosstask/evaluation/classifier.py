@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 from crosstask.data.prompts import PromptConfig, PromptEncoder, classifier_context_segments, pair_segments
 from crosstask.data.tasktype import TypedTask
 from crosstask.evaluation.distributed import gather_shards, shard

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from crosstask.core.progress import progress
 from crosstask.data.prompts import PromptConfig, PromptEncoder, source_ids
 from crosstask.data.tasktype import TypedTask, dedupe_labels
 from crosstask.evaluation.classifier import CandidatePrediction, predict_candidates
-from crosstask.evaluation.metrics import aggregate
 from crosstask.evaluation.distributed import gather_shards, shard
+from crosstask.evaluation.metrics import aggregate
 from crosstask.models.generator import generate, sequence_log_likelihoods
-from crosstask.core.progress import progress
 
 
 def predict_generator(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig,
@@ -48,7 +48,8 @@ def predict_fair(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEn
 
 
 def rerank_with_classifier(nbest: Sequence[CandidatePrediction], classifier, tasks: Sequence[TypedTask],
-                           encoder: PromptEncoder, prompt: PromptConfig, accelerator=None) -> list[CandidatePrediction]:
+                           encoder: PromptEncoder, prompt: PromptConfig,
+                           accelerator=None) -> list[CandidatePrediction]:
     """Let the classifier choose among the generator's N-best outputs of each instance."""
     lists = {p.id: p.candidates for p in nbest}
     return predict_candidates(classifier, tasks, encoder, prompt, candidates_for=lambda t, i: lists[i.id],

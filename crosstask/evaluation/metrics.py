@@ -17,7 +17,6 @@ from rouge_score import rouge_scorer, scoring
 from crosstask.data.text import normalize_answer
 
 
-
 def exact_match(prediction: str, reference: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(reference))
 
@@ -115,7 +114,8 @@ class ScoredPrediction:
     references: tuple[str, ...]
 
 
-def score_instance(prediction: str, references: Sequence[str], metrics: Iterable[str] = ("exact_match", "rougeL")) -> dict[str, float]:
+def score_instance(prediction: str, references: Sequence[str], metrics: Iterable[str] = ("exact_match",
+    "rougeL")) -> dict[str, float]:
     """Per-instance scores in [0, 1], max over references."""
     return {name: max_over_references(METRICS[name], prediction, references) for name in metrics}
 

@@ -31,10 +31,12 @@ def metrics_table(results: dict[str, dict], metric_names: Sequence[str] = ("exac
 
 
 def _label(metric: str) -> str:
-    return {"exact_match": "EM", "rougeL": "ROUGE-L", "rouge1": "ROUGE-1", "soft_exact_match": "SoftEM"}.get(metric, metric)
+    return {"exact_match": "EM", "rougeL": "ROUGE-L", "rouge1": "ROUGE-1", "soft_exact_match": "SoftEM"}.get(metric,
+                                                                                                             metric)
 
 
-SCOPES = {"cls": "CLS test tasks (EM is the headline metric)", "gen": "GEN test tasks (ROUGE-L is the headline metric)",
+SCOPES = {"cls": "CLS test tasks (EM is the headline metric)",
+          "gen": "GEN test tasks (ROUGE-L is the headline metric)",
           "all": "All test tasks: classifier on CLS, generator on GEN (ROUGE-L)"}
 
 

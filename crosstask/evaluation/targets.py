@@ -30,6 +30,7 @@ from crosstask.evaluation.classifier import CandidatePrediction, predict_candida
 from crosstask.evaluation.generator import predict_fair, predict_generator
 from crosstask.evaluation.metrics import exact_match, normalize_answer
 from crosstask.evaluation.recross_metrics import recross_scores
+from crosstask.models.generator import GeneratorConfig
 
 GENERATION = "generation"
 RANK_CLASSIFIER = "rank/classifier"
@@ -120,7 +121,6 @@ def predict_target(target_test_records: Sequence[T0Record], options: Mapping[Tem
                             len(records), len(tasks), {k: tuple(v) for k, v in options.items()},
                             rank_templates=len(ranked_tasks))
     if generator is not None:
-        from crosstask.models.generator import GeneratorConfig
 
         encoder = generator_encoder or PromptEncoder(generator_tokenizer, GeneratorConfig().max_source_length)
         out.predictions[GENERATION] = predict_generator(generator, generator_tokenizer, tasks, encoder, prompt,
@@ -138,7 +138,8 @@ def predict_target(target_test_records: Sequence[T0Record], options: Mapping[Tem
     return out
 
 
-def with_references(predictions: Sequence[CandidatePrediction], records: Sequence[T0Record]) -> list[CandidatePrediction]:
+def with_references(predictions: Sequence[CandidatePrediction],
+                    records: Sequence[T0Record]) -> list[CandidatePrediction]:
     """Attach each record's gold outputs to its prediction (same order; ids are checked)."""
     if len(predictions) != len(records):
         raise ValueError(f"{len(predictions)} predictions for {len(records)} records")

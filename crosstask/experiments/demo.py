@@ -58,7 +58,8 @@ def demo_runs(config: DemoConfig) -> dict[str, tuple]:
         "classifier": (ClassifierTrainingConfig(ClassifierConfig(config.model), PairConfig(seed=config.seed),
                                                 max_length=128),
                        TrainingArguments(str(out / "classifier"), epochs=2, lr=5e-5, head_lr=1e-3, **common)),
-        "generator": (GeneratorTrainingConfig(GeneratorConfig(config.model, max_source_length=128, max_target_length=16,
+        "generator": (GeneratorTrainingConfig(GeneratorConfig(config.model, max_source_length=128,
+                                                              max_target_length=16,
                                                               arch=config.generator_arch), mix_gen=True),
                       TrainingArguments(str(out / "generator"), epochs=3, lr=2e-4, **common)),
     }
@@ -81,6 +82,7 @@ def run_demo(config: DemoConfig = DemoConfig()) -> DemoResult:
     # the generator's final export: its dev EM on the 2 held-out demo tasks (whose labels it never saw) is 0
     # at every epoch, so best/ would just be the first, least-trained checkpoint
     result.eval_dir = out / "eval"
-    result.evaluation = pipeline.evaluate(data, result.eval_dir, str(out / "classifier"), str(out / "generator" / "final"),
+    result.evaluation = pipeline.evaluate(data, result.eval_dir, str(out / "classifier"),
+                                          str(out / "generator" / "final"),
                                           pipeline.EvalOptions(max_length=128, max_new_tokens=16, n_best=4))
     return result

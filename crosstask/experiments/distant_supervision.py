@@ -1,4 +1,5 @@
-"""Distant supervision for the ReCross reranker (the ReCross code's `gen_better_ds`): every upstream task in turn is a pseudo
+"""Distant supervision for the ReCross reranker (the ReCross code's `gen_better_ds`): every upstream task in turn is
+a pseudo
 target. For each sampled query set of its inputs: retrieve candidates from the *other* tasks, shuffle
 them into `n_groups` groups of `group_size`, fine-tune a copy of the upstream model on each group
 (`adapt.fine_tune`, paper optimiser) and measure the loss on labelled held-out records of the pseudo
@@ -79,7 +80,8 @@ def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_d
     `<output>.parts/` so an interrupted run resumes where it stopped."""
     upstream_model_dir, kind = detect_kind(upstream_model_dir)
     c, adapt = config, config.adapt
-    query_size, group_size, n_groups, heldout_size, seed = c.query_size, c.group_size, c.n_groups, c.heldout_size, c.seed
+    query_size, group_size, n_groups = c.query_size, c.group_size, c.n_groups
+    heldout_size, seed = c.heldout_size, c.seed
     n_shuffles, strict = c.n_shuffles, c.strict
     pool_records = list(pool_records)
     if len(retriever.records) != len(pool_records):

@@ -27,20 +27,32 @@ from typing import Any
 import numpy as np
 
 from crosstask.core.defaults import DEFAULT_SEED
-from crosstask.data.t0 import (TARGET_FILES, excluded_tasks, load_pseudo_target, load_target, load_upstream_pool,
-                               target_names)
 from crosstask.core.errors import CrosstaskError, ValidationError
 from crosstask.core.io import atomic_write_json, atomic_write_text, read_json
-from crosstask.evaluation.recross_metrics import RECROSS_NORMALIZATION
-from crosstask.evaluation.stats import example_key, paired_bootstrap_ci, rank_baselines
 from crosstask.core.provenance import files_hash
 from crosstask.core.provenance import provenance as run_provenance
 from crosstask.data.prompts import T0_PROMPT
+from crosstask.data.t0 import (
+    TARGET_FILES,
+    excluded_tasks,
+    load_pseudo_target,
+    load_target,
+    load_upstream_pool,
+    target_names,
+)
 from crosstask.data.t0_tasks import option_sets, t0_typed_tasks
+from crosstask.evaluation.recross_metrics import RECROSS_NORMALIZATION
+from crosstask.evaluation.stats import example_key, paired_bootstrap_ci, rank_baselines
 from crosstask.evaluation.targets import example_scores
 from crosstask.experiments import recross_round
-from crosstask.experiments.recross_round import CEILING, METHODS, RecrossConfig, load_retrieved_sets
-from crosstask.experiments.recross_round import retrieved_task_distribution, run_recross
+from crosstask.experiments.recross_round import (
+    CEILING,
+    METHODS,
+    RecrossConfig,
+    load_retrieved_sets,
+    retrieved_task_distribution,
+    run_recross,
+)
 from crosstask.experiments.superni import train_run
 from crosstask.models.classifier import ClassifierConfig
 from crosstask.models.generator import GeneratorConfig
@@ -206,7 +218,8 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     root = Path(run_root)
     settings = {"rounds": rounds, "n": n, "query_size": query_size, "index_kind": c.index_kind, "max_test": max_test,
                 "adapt": c.adapt, "encoder": c.encoder, "num_beams": c.num_beams,
-                "max_new_tokens": c.max_new_tokens, "cache_dir": str(root / "index-cache"), "aggregation": c.aggregation,
+                "max_new_tokens": c.max_new_tokens, "cache_dir": str(root / "index-cache"),
+                "aggregation": c.aggregation,
                 "encoder_precision": c.encoder_precision}
     previous = read_json(root / "summary.json") if (root / "summary.json").exists() else {}
     recorded = {**settings, "adapt": asdict(settings["adapt"]), "reranker": reranker_dir and str(reranker_dir),
@@ -236,7 +249,8 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
             sets = [s for s in load_retrieved_sets(run_dir) if s["round"] < rounds]
             distributions.setdefault(method, {}).update(retrieved_task_distribution({target.name: sets}, pool))
     files = [Path(recross_dir) / "split.json", *pool.files,
-             *(Path(recross_dir) / "targets" / t / f for t in sorted(results) if t in real for f in TARGET_FILES.values()),
+             *(Path(recross_dir) / "targets" / t / f
+               for t in sorted(results) if t in real for f in TARGET_FILES.values()),
              *(Path(recross_dir) / "upstream" / f"{t}.json" for t in pseudo)]
     summary = {**provenance(recross_dir, files, seed), "upstream": str(upstream_dir), "model_dir": str(model_dir),
                "model_kind": kind, "softem_normalization": RECROSS_NORMALIZATION,

@@ -38,21 +38,22 @@ from typing import Any
 
 import numpy as np
 
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.io import atomic_write_json, read_json
+from crosstask.core.precision import autocast
 from crosstask.data.prompts import PromptEncoder
 from crosstask.data.records import T0Record
 from crosstask.data.t0 import Target, UpstreamPool
 from crosstask.data.t0_tasks import option_sets
-from crosstask.core.errors import CrosstaskError
 from crosstask.evaluation.targets import evaluate_target
-from crosstask.core.io import atomic_write_json, read_json
-from crosstask.core.precision import autocast
-from crosstask.training import adapt as adapt_module
-from crosstask.training.adapt import AdaptConfig, check_kind
+from crosstask.models.classifier import ENCODER_DIR, EncoderClassifier, is_classifier_dir
 from crosstask.models.kinds import load_model
-from crosstask.models.classifier import EncoderClassifier
+from crosstask.retrieval.encoders import MeanPoolEncoder, SentenceEncoder
+from crosstask.retrieval.index import IndexCache
 from crosstask.retrieval.reranker import load_reranker, rerank, reranker_device_type
-from crosstask.training.adapt import fine_tune_model
-from crosstask.retrieval.retrievers import RandomRetriever, RetrievedSet
+from crosstask.retrieval.retrievers import BM25Retriever, DenseRetriever, RandomRetriever, RetrievedSet
+from crosstask.training import adapt as adapt_module
+from crosstask.training.adapt import AdaptConfig, check_kind, fine_tune_model
 
 RETRIEVERS = ("random", "bm25", "sbert", "dense")
 METHODS = (*RETRIEVERS, "dense_rerank")  # dense_rerank: the dense retriever, then the reranker (μ·N)
@@ -79,7 +80,8 @@ class RecrossConfig:
     mu: int = 2  # oversampling before reranking
     reranker: str | None = None  # a CrossEncoder directory (see reranker.train_reranker)
     fusion: str = "rrf"
-    aggregation: str = "fused"  # fused (`fusion`, deduplicated) | concat (paper: per-query top ⌈N/|Q|⌉, duplicates kept)
+    # fused (`fusion`, deduplicated) | concat (paper: per-query top ⌈N/|Q|⌉, duplicates kept)
+    aggregation: str = "fused"
     model_kind: str = "classifier"  # classifier | generator
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     index_kind: str = "exact"  # exact | hnsw | ivf
@@ -113,10 +115,6 @@ def sample_queries(query_records: Sequence[T0Record], k: int, seed: int) -> list
 def build_retriever(config: RecrossConfig, records: list[T0Record], files: Sequence[Path],
                     upstream_model_dir: Path, run_dir: Path, seed: int):
     """The configured retriever over the pool (dense indexes come from the on-disk IndexCache)."""
-    from crosstask.retrieval.retrievers import (
-        BM25Retriever,
-        DenseRetriever,
-    )
 
     fusion = "concat" if config.aggregation == "concat" else config.fusion
     if config.retriever == CEILING:
@@ -125,13 +123,10 @@ def build_retriever(config: RecrossConfig, records: list[T0Record], files: Seque
         return RandomRetriever(records, seed=seed)
     if config.retriever == "bm25":
         return BM25Retriever(records, fusion=fusion)
-    from crosstask.retrieval.encoders import MeanPoolEncoder, SentenceEncoder
-    from crosstask.retrieval.index import IndexCache
 
     if config.retriever == "sbert":
         encoder = SentenceEncoder(config.encoder or "default", precision=config.encoder_precision)
     else:
-        from crosstask.models.classifier import ENCODER_DIR, is_classifier_dir
 
         default = upstream_model_dir / ENCODER_DIR if is_classifier_dir(upstream_model_dir) else upstream_model_dir
         encoder = MeanPoolEncoder(config.encoder or default, max_length=config.adapt.max_length,
@@ -179,7 +174,8 @@ def _check_config(run_dir: Path, settings: dict) -> None:
     if path.exists():
         saved = read_json(path)
         ignore = {"rounds", "cache_dir", "keep_models"}
-        if {k: v for k, v in saved.items() if k not in ignore} != {k: settings[k] for k in settings if k not in ignore}:
+        if {k: v for k,
+            v in saved.items() if k not in ignore} != {k: settings[k] for k in settings if k not in ignore}:
             raise CrosstaskError(f"{run_dir} holds a run with other settings ({path}): use another run_dir")
     atomic_write_json(path, settings)
 
@@ -299,7 +295,6 @@ def run_round(upstream, pool: UpstreamPool | Sequence[T0Record], queries: Sequen
     Retriever built over the pool, or a name: random | bm25), rerank μ·N of them when `reranker` is given,
     adapt a copy of `upstream` (a loaded model with `.model`/`.tokenizer`, or (model, tokenizer)) on them and,
     with `target`, evaluate the copy on the target's test records. Nothing is written."""
-    from crosstask.retrieval.retrievers import BM25Retriever
 
     records = list(pool.records if isinstance(pool, UpstreamPool) else pool)
     model, tokenizer = (upstream.model, upstream.tokenizer) if hasattr(upstream, "model") else upstream

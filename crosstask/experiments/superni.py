@@ -10,13 +10,22 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from crosstask.api.models import fit
-from crosstask.core.errors import CrosstaskError
-from crosstask.core.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from crosstask.core.errors import CrosstaskError, ValidationError
+from crosstask.core.io import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_json
 from crosstask.core.provenance import model_revision
 from crosstask.core.provenance import provenance as run_provenance
-from crosstask.core.runs import clear_run, prepare_run, run_lock
+from crosstask.core.runs import clear_run, prepare_run, run_lock, settings_differences
 from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
-from crosstask.data.prompts import PromptConfig
+from crosstask.data.prompts import PromptConfig, PromptEncoder
+from crosstask.evaluation.baselines import run_baselines
+from crosstask.evaluation.calibration import calibrate
+from crosstask.evaluation.classifier import predict_candidates
+from crosstask.evaluation.generator import predict_fair, predict_generator, rerank_with_classifier
+from crosstask.evaluation.metrics import aggregate
+from crosstask.evaluation.tables import results_markdown
+from crosstask.models.backbone import load_tokenizer
+from crosstask.models.classifier import EncoderClassifier
+from crosstask.models.generator import load_generator
 from crosstask.models.kinds import INFERENCE_FILE, load_inference_settings, model_dir, update_inference_settings
 from crosstask.training.classifier import ClassifierTrainingConfig
 from crosstask.training.generator import GeneratorTrainingConfig
@@ -71,9 +80,11 @@ def train(kind: str, data_config: DataConfig, model_config, args: TrainingArgume
     data = load_superni_data(data_config)
     if not data.train:
         raise CrosstaskError(f"no training tasks selected from {data.root}")
-    mix_gen = getattr(model_config, "mix_gen", False) or getattr(getattr(model_config, "pairs", None), "mix_gen", False)
+    mix_gen = getattr(model_config, "mix_gen", False) or getattr(getattr(model_config, "pairs", None), "mix_gen",
+                                                                 False)
     if not any(t.task.instances for t in data.train if t.is_cls or mix_gen):  # 0 steps: an error, before any write
-        raise CrosstaskError(f"nothing to train on: none of the {len(data.train)} training tasks of {data.root} is a CLS "
+        raise CrosstaskError(f"nothing to train on: none of the {len(data.train)} training tasks of {data.root} is a "
+                             "CLS "
                              "task with instances" + ("" if mix_gen else " (GEN tasks need --mix-gen)"))
     meta = {**provenance(data_config, fingerprint_tasks(data.train + data.dev + data.test)), "kind": kind,
             "config": asdict(model_config), "training": asdict(args), "precision": accelerator.mixed_precision,
@@ -118,10 +129,6 @@ def encoding_settings(path: str | Path, kind: str, options: EvalOptions, prompt:
 
 
 def _classifier_predictions(path, cls_tasks, settings, options, accelerator):
-    from crosstask.data.prompts import PromptEncoder
-    from crosstask.evaluation.classifier import predict_candidates
-    from crosstask.models.backbone import load_tokenizer
-    from crosstask.models.classifier import EncoderClassifier
 
     path = model_dir(path)
     model = EncoderClassifier.from_pretrained(path).to(accelerator.device).eval()
@@ -132,9 +139,6 @@ def _classifier_predictions(path, cls_tasks, settings, options, accelerator):
 
 
 def _generator_predictions(path, cls_tasks, gen_tasks, settings, options, accelerator) -> dict[str, list]:
-    from crosstask.data.prompts import PromptEncoder
-    from crosstask.evaluation.generator import predict_fair, predict_generator
-    from crosstask.models.generator import load_generator
 
     prompt, max_new_tokens = settings["prompt"], settings["max_new_tokens"]
     options = replace(options, max_length=settings["max_length"], max_new_tokens=max_new_tokens)
@@ -153,17 +157,12 @@ def _generator_predictions(path, cls_tasks, gen_tasks, settings, options, accele
 
 
 def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | None = None,
-             generator: str | None = None, options: EvalOptions = EvalOptions(), prompt: PromptConfig | dict | None = None,
+             generator: str | None = None, options: EvalOptions = EvalOptions(),
+             prompt: PromptConfig | dict | None = None,
              accelerator=None, overwrite: bool = False) -> dict:
     """Evaluate a classifier and/or a generator on the test tasks, baselines beside. Writes
     predictions-<system>.jsonl, metrics.json and results.md under `output_dir` (an evaluation with
     other settings there is refused unless `overwrite`, which also removes its stale predictions)."""
-    from crosstask.evaluation.baselines import run_baselines
-    from crosstask.evaluation.calibration import calibrate
-    from crosstask.evaluation.generator import rerank_with_classifier
-    from crosstask.evaluation.metrics import aggregate
-    from crosstask.evaluation.tables import results_markdown
-    from crosstask.training.trainer import make_accelerator
 
     if not classifier and not generator:
         raise CrosstaskError("nothing to evaluate: pass a classifier and/or a generator")
@@ -202,9 +201,11 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
         metrics = {name: aggregate(p.scored() for p in preds) for name, preds in predictions.items()}
         metrics.update({f"cls/baseline:{k}": v for k, v in run_baselines(cls_tasks, seed=data_config.seed).items()})
         report = {**provenance(data_config, fingerprint), "classifier": classifier, "generator": generator,
-                  "options": asdict(options), "encoding": {k: {**v, "prompt": asdict(v["prompt"])} for k, v in encoding.items()},
+                  "options": asdict(options), "encoding": {k: {**v, "prompt": asdict(v["prompt"])} for k,
+                                                           v in encoding.items()},
                   "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks),
-                  "n_gen_tasks": len(gen_tasks), "missing_test_tasks": data.missing.get("test", []), "metrics": metrics}
+                  "n_gen_tasks": len(gen_tasks), "missing_test_tasks": data.missing.get("test",
+                                                                                        []), "metrics": metrics}
         if main:
             written = {output / f"predictions-{name.replace('/', '-')}.jsonl" for name in predictions}
             for name, preds in predictions.items():
@@ -234,9 +235,6 @@ def _check_evaluation_output(output: Path, settings: dict, overwrite: bool) -> N
     """An output directory holding an evaluation with other settings is refused unless `overwrite`."""
     import json
 
-    from crosstask.core.errors import ValidationError
-    from crosstask.core.io import read_json
-    from crosstask.core.runs import settings_differences
 
     if overwrite or not (output / "metrics.json").is_file():
         return
@@ -250,5 +248,6 @@ def _check_evaluation_output(output: Path, settings: dict, overwrite: bool) -> N
                 entry["data"].pop(name, None)
     differ = settings_differences({k: saved.get(k) for k in current} if isinstance(saved, dict) else {}, current)
     if differ:
-        raise ValidationError("--output", f"{output} holds an evaluation with other settings ({', '.join(differ[:6])}); "
+        raise ValidationError("--output", f"{output} holds an evaluation with other settings "
+                                          f"({', '.join(differ[:6])}); "
                                           "pass --overwrite to replace it, or choose another directory")

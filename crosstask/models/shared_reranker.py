@@ -21,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from crosstask.data.prompts import PromptEncoder, Segment
+from crosstask.models.backbone import load_tokenizer
+from crosstask.models.classifier import ENCODER_DIR, EncoderClassifier
+from crosstask.models.shared_context import CandidateScorer, ScoringInstance
 
 MARKER = "reranker.json"
 
@@ -39,7 +42,6 @@ class SharedContextReranker:
     candidate's queries scored in one packed pass."""
 
     def __init__(self, model, tokenizer, max_length: int = 256, batch_size: int = 16):
-        from crosstask.models.shared_context import CandidateScorer
 
         self.model = model.eval()
         self.scorer = CandidateScorer(model, PromptEncoder(tokenizer, max_length), batch_size=batch_size,
@@ -47,15 +49,12 @@ class SharedContextReranker:
 
     @classmethod
     def load(cls, path: str | Path, max_length: int | None = None) -> SharedContextReranker:
-        from crosstask.models.backbone import load_tokenizer
-        from crosstask.models.classifier import ENCODER_DIR, EncoderClassifier
 
         path = Path(path)
         return cls(EncoderClassifier.from_pretrained(path), load_tokenizer(path / ENCODER_DIR), max_length or 256)
 
     def instances(self, pairs: Sequence[tuple[str, str]]):
         """One ScoringInstance per distinct candidate (first-seen order) and each pair's (instance, slot)."""
-        from crosstask.models.shared_context import ScoringInstance
 
         queries: dict[str, list[str]] = {}
         where = []

@@ -102,7 +102,8 @@ class UnilmSourceEncoder(nn.Module):
         positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         recorder = _LayerKV()
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
-                           token_type_ids=torch.zeros_like(input_ids), cache=recorder, use_cache=False).last_hidden_state
+                           token_type_ids=torch.zeros_like(input_ids), cache=recorder,
+                           use_cache=False).last_hidden_state
         return UnilmEncoderOutput(last_hidden_state=hidden, source_keys=torch.stack(recorder.keys, dim=1),
                                   source_values=torch.stack(recorder.values, dim=1))
 

@@ -11,7 +11,8 @@ SEED_T5_EM = {
     "T5-small": {"gen w/o GEN": 32.81, "gen w/ GEN": 31.05, "cls w/o GEN": 38.78, "cls w/ GEN": 39.11},
     "T5-base": {"gen w/o GEN": 33.38, "gen w/ GEN": 33.11, "cls w/o GEN": 40.48, "cls w/ GEN": 40.36},
 }
-_SYSTEMS = {"cls/classifier": ("classifier", "#4C72B0"), "cls/classifier+calibrated": ("classifier, calibrated", "#8172B3"),
+_SYSTEMS = {"cls/classifier": ("classifier", "#4C72B0"),
+            "cls/classifier+calibrated": ("classifier, calibrated", "#8172B3"),
             "cls/generator": ("generator", "#DD8452"), "cls/fair_generator": ("fair generator", "#55A868")}
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from crosstask.core.errors import CrosstaskError
-from crosstask.experiments.recross_round import CEILING, METHODS  # ceiling: adapted on K labelled records
-from crosstask.evaluation.recross_metrics import SUPERNI_NORMALIZATION, metric_definition
 from crosstask.core.io import atomic_write_json, atomic_write_text, read_json
+from crosstask.evaluation.recross_metrics import SUPERNI_NORMALIZATION, metric_definition
 from crosstask.evaluation.tables import markdown_table
+from crosstask.experiments.recross_round import CEILING, METHODS  # ceiling: adapted on K labelled records
 from crosstask.reporting.heatmap import plot_retrieval_heatmap
 
 COLUMNS = {"random": "random", "bm25": "bm25", "sbert": "sbert", "dense": "dense", "dense_rerank": "dense+rerank"}
@@ -116,13 +116,16 @@ def metric_table(stats: Mapping, baselines: Mapping[str, Mapping] | None = None,
     header = ["target", *names, "zero-shot", *(COLUMNS.get(m, f"ceiling ({ceiling} labelled)") for m in methods)]
     rows = []
     for target in sorted({*stats["zero_shot"], *(t for m in stats["methods"].values() for t in m["targets"])}):
-        rows.append([target, *(_cell(None, base[n].get(target)) for n in names), _cell(None, stats["zero_shot"].get(target)),
+        rows.append([target, *(_cell(None, base[n].get(target)) for n in names), _cell(None,
+                                                                                       stats["zero_shot"].get(target)),
                      *(_cell(stats["methods"][m]["targets"].get(target)) for m in methods)])
     means = [_cell(None, _mean(base[n].values())) for n in names]
-    rows.append(["**mean**", *means, _cell(None, stats["zero_shot_mean"]), *(_cell(stats["methods"][m]) for m in methods)])
+    rows.append(["**mean**", *means, _cell(None, stats["zero_shot_mean"]),
+                 *(_cell(stats["methods"][m]) for m in methods)])
     blank = [""] * len(names)
     rows.append(["gain vs. zero-shot", *blank, "", *(_cell(None, stats["methods"][m]["gain"]) for m in methods)])
-    rows.append(["gain 95 % CI (paired bootstrap)", *blank, "", *(_interval(stats["methods"][m]["ci95"]) for m in methods)])
+    rows.append(["gain 95 % CI (paired bootstrap)", *blank, "",
+                 *(_interval(stats["methods"][m]["ci95"]) for m in methods)])
     return markdown_table(header, rows)
 
 
@@ -180,9 +183,9 @@ def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) ->
     head = (settings.get("adapt", {}).get("prompt") or {}).get("input_head")
     cut = (f"cut in the middle of the passage: its first {head} tokens and its end, the question and options, kept"
            if head is not None else "OLD run: cut keeping the beginning, so the question at the end could be lost")
+    how = " (per-query top ⌈N/|Q|⌉, duplicates kept)" if aggregation == "concat" else " (fused, deduplicated)"
     lines = [(f"Data hash {summary['data_hash']}; pool {summary['pool_size']} records; "
-              f"N={settings['n']}, |Q|={settings['query_size']}, aggregation {aggregation}"
-              f"{' (per-query top ⌈N/|Q|⌉, duplicates kept)' if aggregation == 'concat' else ' (fused, deduplicated)'}; "
+              f"N={settings['n']}, |Q|={settings['query_size']}, aggregation {aggregation}{how}; "
               f"{rounds_done(summary)} rounds; seed {summary['seed']}. Cells: mean ± std over rounds "
               "(population std); the mean row's ± is the std over rounds of the mean over targets. "
               "The gain's 95 % CI is a paired bootstrap over test examples (records of one example together, "
@@ -216,7 +219,8 @@ def _upstream_entry(summary: Mapping, stats: Mapping, heatmap: str | None, kept:
             "softem_normalization": normalization(summary),
             "test_records": records_evaluated(summary), "baseline_means": baseline_means(summary),
             "baselines": {t: e.get("baselines") for t, e in sorted(summary["targets"].items())},
-            "inputs_cut": {t: (e.get("counts") or {}).get("inputs_cut") for t, e in sorted(summary["targets"].items())},
+            "inputs_cut": {t: (e.get("counts") or {}).get("inputs_cut") for t,
+                           e in sorted(summary["targets"].items())},
             "by_metric": stats}
 
 
@@ -283,8 +287,10 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
                                                           "methods": _method_means(paper)},
               "targets": targets, "data_hash": loaded[0]["data_hash"], "run_command": loaded[0]["command"],
               "seed": loaded[0]["seed"], "table": str(table), "heatmap": heatmaps[0], "heatmaps": heatmaps,
-              "paper_table1": {v[0]: {"bart0": v[1], "random": v[2], "sbert": v[3], "dense": v[4], "dense_rerank": v[5]}
+              "paper_table1": {v[0]: {"bart0": v[1], "random": v[2], "sbert": v[3], "dense": v[4],
+                                      "dense_rerank": v[5]}
                                for v in PAPER_TABLE1.values()}}
-    report.update({m: report["methods"].get(m) for m in (*METHODS, *([CEILING] if CEILING in report["methods"] else []))})
+    report.update({m: report["methods"].get(m) for m in (*METHODS,
+                                                         *([CEILING] if CEILING in report["methods"] else []))})
     atomic_write_json(out / "recross.json", report)
     return report

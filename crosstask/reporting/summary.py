@@ -14,7 +14,8 @@ def render_superni(summary: dict) -> str:
     out = [f"SuperNI at {summary['path']} (label space mode: {summary['label_space_mode']}, "
            f"CLS rule: ≤{summary['rule']['max_labels']} labels in a classification category, "
            f"≤{summary['rule']['open_max_labels']} in an open category)", "",
-           markdown_table(["split", "in split", "present", "missing", "CLS", "GEN", "CLS labels min/median/max"], rows)]
+           markdown_table(["split", "in split", "present", "missing", "CLS", "GEN", "CLS labels min/median/max"],
+                          rows)]
     for split, s in summary["splits"].items():
         if s["missing"]:
             out += ["", f"{split}: {s['present']} of {s['requested']} tasks present; {len(s['missing'])} missing: "

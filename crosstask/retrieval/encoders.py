@@ -17,9 +17,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from crosstask.core.errors import CrosstaskError
-from crosstask.core.provenance import hash_json
-from crosstask.models.backbone import resolve_model
 from crosstask.core.precision import ENCODER_PRECISIONS, resolve_precision
+from crosstask.core.provenance import hash_json
+from crosstask.models.backbone import load_tokenizer, resolve_model
+from crosstask.models.classifier import load_encoder
 
 PRECISIONS = ENCODER_PRECISIONS  # bf16: autocast matmuls (AMX / AVX512-BF16 CPUs, GPUs); pooling stays fp32
 PROGRESS_MIN_TEXTS = 2048  # show a progress bar only for encodes at least this long
@@ -139,8 +140,6 @@ class MeanPoolEncoder:
             raise CrosstaskError(f"encoder precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
         if isinstance(model_or_path, (str, Path)):
-            from crosstask.models.backbone import load_tokenizer
-            from crosstask.models.classifier import load_encoder
 
             self.source: str | None = resolve_model(model_or_path)
             self.model = load_encoder(self.source)

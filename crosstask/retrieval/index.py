@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from crosstask.data.records import T0Record
 from crosstask.core.errors import CrosstaskError, warn
 from crosstask.core.io import atomic_write_json
 from crosstask.core.provenance import file_digest
+from crosstask.data.records import T0Record
 from crosstask.retrieval.encoders import Encoder, hash_json
 
 INDEX_FILE = "index.faiss"
@@ -116,7 +116,8 @@ class DenseIndex:
         k = min(int(k), self.size)
         if k <= 0 or len(queries) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        if self.kind == "hnsw":  # HNSW keeps only efSearch candidates: fewer than k loses recall (0.73 at k=512, ef 128)
+        # HNSW keeps only efSearch candidates: fewer than k loses recall (0.73 at k=512, ef 128)
+        if self.kind == "hnsw":
             self.index.hnsw.efSearch = max(self.params["ef_search"], k)
         scores, ids = self.index.search(queries, k)
         return scores.astype(np.float32, copy=False), ids.astype(np.int64, copy=False)

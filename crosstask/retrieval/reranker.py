@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from crosstask.data.records import T0Record
 from crosstask.core.errors import CrosstaskError
+from crosstask.data.records import T0Record
+from crosstask.models.shared_reranker import MARKER, SharedContextReranker
 from crosstask.retrieval.retrievers import RetrievedItem, RetrievedSet
 
 
@@ -64,7 +65,6 @@ def load_reranker(path: str | Path, max_length: int | None = None):
     sentence-transformers `CrossEncoder` (local files only)."""
     from sentence_transformers import CrossEncoder
 
-    from crosstask.models.shared_reranker import MARKER, SharedContextReranker
 
     if (Path(path) / MARKER).exists():
         return SharedContextReranker.load(path, max_length)

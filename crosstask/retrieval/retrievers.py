@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from crosstask.data.records import T0Record
 from crosstask.core.errors import CrosstaskError
+from crosstask.data.records import T0Record
 from crosstask.retrieval.aggregate import CONCAT, QueryHit, fuse, initial_depth, per_query_depth, union_size
 from crosstask.retrieval.encoders import PROGRESS_MIN_TEXTS, Encoder
 from crosstask.retrieval.index import DenseIndex

@@ -24,14 +24,14 @@ import torch
 import torch.nn.functional as F
 
 from crosstask.core.defaults import DEFAULT_SEED
+from crosstask.core.errors import CrosstaskError
+from crosstask.core.io import atomic_save_dir
 from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder
 from crosstask.data.records import T0Record
 from crosstask.data.t0_tasks import t0_typed_tasks
-from crosstask.core.errors import CrosstaskError
-from crosstask.core.io import atomic_save_dir
-from crosstask.models.kinds import load_model
 from crosstask.models.classifier import EncoderClassifier, pad_collate
 from crosstask.models.generator import save_generator, seq2seq_collate
+from crosstask.models.kinds import load_model
 from crosstask.training.classifier import classifier_loss, encode_pairs
 from crosstask.training.generator import generator_features
 from crosstask.training.pairs import PairConfig, build_pairs
@@ -56,7 +56,8 @@ class AdaptConfig:
     max_length: int = 256  # classifier pair / generator source, in tokens
     max_target_length: int = 64
     max_cls_labels: int = 10
-    mixed_precision: str = "auto"  # crosstask.core.precision: bf16 autocast where native, else fp32; also used to evaluate
+    # crosstask.core.precision: bf16 autocast where native, else fp32; also used to evaluate
+    mixed_precision: str = "auto"
     pairs: PairConfig = field(default_factory=lambda: PairConfig(mix_gen=True))
     prompt: PromptConfig = field(default_factory=lambda: T0_PROMPT)  # long inputs keep their end (the question)
     progress: bool = False

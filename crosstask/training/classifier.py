@@ -34,7 +34,8 @@ def encode_pairs(pairs: Sequence[Pair], tasks: Sequence[TypedTask], encoder: Pro
                  prompt: PromptConfig) -> list[dict]:
     by_name = {t.name: t for t in tasks}
     inputs = {(t.name, i.id): i.input for t in tasks for i in t.task.instances}
-    return [{"input_ids": encoder.encode(pair_segments(by_name[p.task], inputs[(p.task, p.instance_id)], p.candidate, prompt)),
+    return [{"input_ids": encoder.encode(pair_segments(by_name[p.task], inputs[(p.task, p.instance_id)], p.candidate,
+                                                       prompt)),
              "labels": p.label} for p in pairs]
 
 

@@ -46,15 +46,18 @@ def cls_pairs(task: TypedTask, instance: Instance, negatives: int | None, rng: r
     others = [label for label in task.labels if normalize_answer(label) not in gold]
     if negatives is not None:
         others = rng.sample(others, min(len(others), negatives * len(positives)))
-    return [Pair(task.name, instance.id, c, 1) for c in positives] + [Pair(task.name, instance.id, c, 0) for c in others]
+    return [Pair(task.name, instance.id, c, 1) for c in positives] + [Pair(task.name, instance.id, c,
+                                                                           0) for c in others]
 
 
 def gen_pairs(task: TypedTask, instance: Instance, k: int, rng: random.Random) -> list[Pair]:
     gold = {normalize_answer(o) for o in instance.outputs}
-    pool = {normalize_answer(o): o for other in task.task.instances if other.id != instance.id for o in other.outputs[:1]}
+    pool = {normalize_answer(o): o for other in task.task.instances if other.id != instance.id
+            for o in other.outputs[:1]}
     candidates = [text for key, text in pool.items() if key not in gold]
     negatives = rng.sample(candidates, min(k, len(candidates)))
-    return [Pair(task.name, instance.id, instance.outputs[0], 1)] + [Pair(task.name, instance.id, c, 0) for c in negatives]
+    return [Pair(task.name, instance.id, instance.outputs[0], 1)] + [Pair(task.name, instance.id, c,
+                                                                          0) for c in negatives]
 
 
 def build_pairs(tasks: Sequence[TypedTask], config: PairConfig = PairConfig()) -> list[Pair]:

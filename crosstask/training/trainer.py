@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.checks import check_training_arguments
+from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import TrainingError, warn
 from crosstask.core.io import as_write_error, atomic_save_dir, atomic_write_json
 from crosstask.core.precision import resolve_precision
@@ -166,7 +166,8 @@ class Trainer:
         self.own_checkpoints: list[Path] = []  # rotation deletes only checkpoints this run wrote or resumed from
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         from transformers import get_scheduler
-        self.scheduler = get_scheduler(args.scheduler, optimizer, num_warmup_steps=int(args.warmup_ratio * self.total_steps),
+        self.scheduler = get_scheduler(args.scheduler, optimizer,
+                                       num_warmup_steps=int(args.warmup_ratio * self.total_steps),
                                        num_training_steps=self.total_steps)
         self.accelerator.register_for_checkpointing(self.scheduler)
         self.state = TrainerState()
