@@ -20,6 +20,7 @@ from crosstask.experiments.recross import TargetsConfig, UpstreamConfig, run_tar
 from crosstask.experiments.recross_round import METHODS, RecrossConfig, build_retriever
 from crosstask.models.generator import GeneratorConfig
 from crosstask.models.kinds import detect_kind
+from crosstask.reporting.plots import loss_curve_report
 from crosstask.reporting.recross import recross_report
 from crosstask.training.adapt import AdaptConfig
 from crosstask.training.pairs import PairConfig
@@ -53,6 +54,7 @@ def cmd_upstream(args: argparse.Namespace) -> None:
                        exclude_tasks=tuple(t.strip() for t in args.exclude_tasks.split(",") if t.strip()))
     summary = train_upstream(_recross_dir(args), args.output, config, training)
     save_config(args, args.output)
+    loss_curve_report(args.output)
     kinds = list(summary["typed_tasks"].values())
     print(f"trained the upstream {args.kind} on {summary['n_records']} records of {len(summary['upstream_tasks'])} "
           f"upstream tasks ({kinds.count('CLS')} CLS / {kinds.count('GEN')} GEN templates; targets excluded): "
@@ -182,6 +184,8 @@ def _register_upstream(sub) -> None:
     option(up, "--resume", sets=(run, "resume"), help="continue from the newest checkpoint in --output")
     option(up, "--overwrite", sets=(run, "overwrite"), help="replace a run already in --output")
     option(up, "--mixed-precision", choices=MIXED_PRECISIONS, sets=(run, "mixed_precision"), help=PRECISION_HELP)
+    option(up, "--report-to", choices=["none", "tensorboard", "wandb"], sets=(run, "report_to"),
+           help="track loss and learning rate every step: tensorboard (OUTPUT/tensorboard/) or wandb")
     finish(up, cmd_upstream)
 
 

@@ -23,7 +23,7 @@ from crosstask.experiments import superni as pipeline
 from crosstask.experiments.demo import DemoConfig, run_demo
 from crosstask.models.classifier import ClassifierConfig
 from crosstask.models.generator import GeneratorConfig
-from crosstask.reporting.plots import plot_em
+from crosstask.reporting.plots import loss_curve_report, plot_em
 from crosstask.reporting.summary import render_superni
 from crosstask.training.classifier import ClassifierTrainingConfig
 from crosstask.training.generator import GeneratorTrainingConfig
@@ -41,8 +41,9 @@ def cmd_train(args: argparse.Namespace) -> None:
                            prompt=from_args(PromptConfig, args))
     summary = pipeline.train(args.kind, from_args(DataConfig, args), config, training)
     save_config(args, args.output)
+    curve = loss_curve_report(args.output)
     print(f"trained {args.kind}: {summary['steps']} steps, best dev {summary['best_dev']} at step "
-          f"{summary['best_step']}; model in {summary['model_dir']}")
+          f"{summary['best_step']}; model in {summary['model_dir']}" + (f"; loss curve {curve}" if curve else ""))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -128,6 +129,8 @@ def _register_train(commands) -> None:
     option(train, "--gen-negatives", sets=(PairConfig, "gen_negatives"),
            help="negatives for GEN tasks with --mix-gen: matched (CLS ratio), none (seed), or a number")
     add_precision_arg(train, (run, "mixed_precision"))
+    option(train, "--report-to", choices=["none", "tensorboard", "wandb"], sets=(run, "report_to"),
+           help="track loss and learning rate every step: tensorboard (OUTPUT/tensorboard/) or wandb")
     finish(train, cmd_train)
 
 

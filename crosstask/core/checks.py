@@ -3,6 +3,7 @@ paths. Each problem is a `ValidationError` naming the field or flag and what is 
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from pathlib import Path
@@ -105,6 +106,20 @@ def check_training_arguments(args) -> None:
     check_number("TrainingArguments.keep_checkpoints", args.keep_checkpoints, ("int", 0, True, None, False, False))
     check_number("TrainingArguments.log_every", args.log_every, ("int", 1, True, None, False, False))
     check_scheduler("TrainingArguments.scheduler", args.scheduler)
+    check_report_to("TrainingArguments.report_to (--report-to)", args.report_to)
+
+
+REPORT_TO = ("none", "tensorboard", "wandb")
+
+
+def check_report_to(name: str, value: str) -> None:
+    """A known tracker whose package is installed (checked before any work starts)."""
+    if value not in REPORT_TO:
+        raise ValidationError(name, f"unknown tracker {value!r} (choose from: {', '.join(REPORT_TO)})")
+    packages = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}.get(value, ())
+    if packages and not any(importlib.util.find_spec(p) is not None for p in packages):
+        hint = 'pip install -e ".[track]"' if value == "tensorboard" else "pip install wandb"
+        raise ValidationError(name, f"{value} is not installed ({hint}), or choose --report-to none")
 
 
 # --- paths -----------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ RUN_DIRS = ("best", "final")
 FREE_KEYS = {"command", "crosstask", "python", "time", "processes", "machine", "precision", "versions", "git_commit",
              "model_revision"}
 FREE_TRAINING_KEYS = {"output_dir", "resume", "overwrite", "progress", "log_every", "mixed_precision",
-                      "skip_nonfinite"}
+                      "skip_nonfinite", "report_to"}
 
 
 def _checkpoint_dirs(path: Path) -> list[Path]:

@@ -110,7 +110,7 @@ def train_upstream(recross_dir: str | Path, output_dir: str | Path, config: Upst
                                                            config.generator_arch), prompt=T0_PROMPT, mix_gen=True)
     else:
         raise CrosstaskError(f"unknown model kind {kind!r} (classifier or generator)")
-    accelerator = make_accelerator(args.mixed_precision)
+    accelerator = make_accelerator(args.mixed_precision, args.report_to, args.output_dir)
     per_task = {task: sum(r.task == task for r in pool.records) for task in pool.tasks}
     meta = {**provenance(recross_dir, [Path(recross_dir) / "split.json", *pool.files], seed), "kind": kind,
             "config": asdict(training), "training": asdict(args), "max_per_task": max_per_task,

@@ -76,7 +76,7 @@ def train(kind: str, data_config: DataConfig, model_config, args: TrainingArgume
     expected = {"classifier": ClassifierTrainingConfig, "generator": GeneratorTrainingConfig}.get(kind)
     if expected is None or not isinstance(model_config, expected):
         raise CrosstaskError(f"model kind {kind!r} does not match its config {type(model_config).__name__}")
-    accelerator = accelerator or make_accelerator(args.mixed_precision)
+    accelerator = accelerator or make_accelerator(args.mixed_precision, args.report_to, args.output_dir)
     data = load_superni_data(data_config)
     if not data.train:
         raise CrosstaskError(f"no training tasks selected from {data.root}")

@@ -1,10 +1,13 @@
-"""PNG plots: EM of each setting against baselines and the seed's T5 numbers; training pair counts."""
+"""PNG plots: EM of each setting against baselines and the seed's T5 numbers; training pair counts; a training
+run's loss curve."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from crosstask.core.io import read_json
+from crosstask.core.io import atomic_write_json, read_json
+from crosstask.core.runs import secondary_process
 
 # EM on the 64 unseen CLS tasks reported by the seed (METHODS.md), for reference lines.
 SEED_T5_EM = {
@@ -74,6 +77,66 @@ def plot_pair_counts(trains: dict[str, Path], out: str | Path) -> Path:
     ax.set_title("Positive / negative pairs per setting")
     ax.legend()
     return _save(fig, out)
+
+
+def loss_history(state: dict) -> tuple[list[tuple[int, float, float | None]], list[tuple[int, dict]]]:
+    """(step, loss, lr) points and (step, dev metrics) points of a trainer_state.json log history."""
+    points, dev = [], []
+    for entry in state.get("log", []):
+        if isinstance(entry.get("loss"), (int, float)) and math.isfinite(entry["loss"]):
+            points.append((int(entry["step"]), float(entry["loss"]), entry.get("lr")))
+        elif isinstance(entry.get("dev"), dict):
+            dev.append((int(entry["step"]), entry["dev"]))
+    return points, dev
+
+
+def loss_figure(state: dict, title: str = "training loss"):
+    """The figure of a run's training loss (left axis) and learning rate (right axis, dashed) by step; dev
+    evaluations are marked on the step axis. `state`: a trainer_state.json mapping."""
+    plt = _pyplot()
+    points, dev = loss_history(state)
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    steps = [p[0] for p in points]
+    ax.plot(steps, [p[1] for p in points], color="#4C72B0", marker="." if len(points) < 30 else None,
+            label="training loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss (mean over the logging interval)")
+    lrs = [(s, lr) for s, _, lr in points if isinstance(lr, (int, float))]
+    handles = ax.get_lines()[:]
+    if lrs:
+        right = ax.twinx()
+        handles += right.plot([s for s, _ in lrs], [lr for _, lr in lrs], color="gray", linestyle="--",
+                              label="learning rate")
+        right.set_ylabel("learning rate")
+    for i, (step, _) in enumerate(dev):
+        line = ax.axvline(step, color="#55A868", linewidth=0.8, linestyle=":",
+                          label="dev evaluation" if i == 0 else None)
+        if i == 0:
+            handles.append(line)
+    ax.legend(handles=handles, fontsize=8, loc="upper right")
+    ax.set_title(title)
+    return fig
+
+
+def plot_loss(state_path: str | Path, out: str | Path, title: str | None = None) -> Path:
+    """loss_figure of a trainer_state.json, saved as a PNG."""
+    state_path = Path(state_path)
+    return _save(loss_figure(read_json(state_path), title or f"{state_path.parent.name}: training loss"), out)
+
+
+def loss_curve_report(run_dir: str | Path, name: str = "loss.png") -> Path | None:
+    """The loss curve of a finished training run (from its trainer_state.json log history) as `run_dir/loss.png`,
+    recorded in its train_summary.json as `loss_curve`. None (nothing written) without a logged loss, and in
+    every process but the main one of a multi-process run."""
+    run_dir = Path(run_dir)
+    state_path = run_dir / "trainer_state.json"
+    if secondary_process() or not state_path.is_file() or not loss_history(read_json(state_path))[0]:
+        return None
+    out = plot_loss(state_path, run_dir / name)
+    summary_path = run_dir / "train_summary.json"
+    if summary_path.is_file():
+        atomic_write_json(summary_path, {**read_json(summary_path), "loss_curve": name})
+    return out
 
 
 def _save(fig, out: str | Path) -> Path:

@@ -56,6 +56,7 @@ class TrainingArguments:
     progress: bool = True
     skip_nonfinite: bool = False  # a non-finite loss skips the step (counted) instead of stopping training
     overwrite: bool = False  # pipeline.train: replace a run already in output_dir (else refused unless resume)
+    report_to: str = "none"  # "none" | "tensorboard" (output_dir/tensorboard/) | "wandb": loss and lr every step
 
     def __post_init__(self):
         check_training_arguments(self)
@@ -98,19 +99,21 @@ def _one_line(exc: BaseException, limit: int = 160) -> str:
     return text[:limit] + ("…" if len(text) > limit else "")
 
 
-def make_accelerator(mixed_precision: str = "auto"):
+def make_accelerator(mixed_precision: str = "auto", report_to: str = "none", project_dir: str | Path | None = None):
     """An Accelerator that also runs multi-process on CPU (gloo) under torchrun / accelerate launch:
     accelerate only looks for a CPU process group when told the run is CPU-only. `mixed_precision`
     "auto" is bf16 autocast where bf16 is native (CUDA with bf16, CPUs with AMX / AVX-512-BF16) and
-    fp32 elsewhere (crosstask.core.precision); "no" is fp32; "bf16" / "fp16" are taken as asked."""
+    fp32 elsewhere (crosstask.core.precision); "no" is fp32; "bf16" / "fp16" are taken as asked.
+    `report_to` "tensorboard" / "wandb": the accelerate tracker the `Trainer` logs to (under `project_dir`)."""
     from accelerate import Accelerator
 
     has_accelerator = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available()) \
         or torch.backends.mps.is_available()
     device_type = "cuda" if torch.cuda.is_available() else ("cpu" if not has_accelerator else "other")
     mixed_precision = resolve_precision(mixed_precision, device_type)
+    tracking = {} if report_to == "none" else {"log_with": report_to, "project_dir": str(project_dir or ".")}
     try:
-        return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision)
+        return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision, **tracking)
     except ValueError:
         # accelerate keeps one process-wide state; a single process (e.g. ReCross adaptation in bf16
         # after an fp32 training in the same Python session) may start over, a process group may not
@@ -119,7 +122,7 @@ def make_accelerator(mixed_precision: str = "auto"):
         if PartialState().num_processes > 1:
             raise
         AcceleratorState._reset_state(reset_partial_state=True)
-        return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision)
+        return Accelerator(cpu=not has_accelerator, mixed_precision=mixed_precision, **tracking)
 
 
 @dataclass
@@ -152,7 +155,10 @@ class Trainer:
 
         self.args, self.features, self.collate, self.loss_fn = args, features, collate, loss_fn
         self.save_fn, self.evaluate_fn = save_fn, evaluate_fn
-        self.accelerator = accelerator or make_accelerator(args.mixed_precision)
+        self.accelerator = accelerator or make_accelerator(args.mixed_precision, args.report_to, args.output_dir)
+        if args.report_to != "none" and not self.accelerator.log_with:
+            warn(f"report_to={args.report_to!r}, but the accelerator given has no tracker (make it with "
+                 "make_accelerator(..., report_to=..., project_dir=...)); nothing is tracked")
         set_seed(args.seed)
         self.output_dir = Path(args.output_dir)
         groups = param_groups or [{"params": [p for p in model.parameters() if p.requires_grad], "lr": args.lr}]
@@ -242,6 +248,7 @@ class Trainer:
                     "step": self.state.global_step, "metric": self.args.select_metric, "value": value, "dev": metrics}
                 atomic_save_dir(self.output_dir / "best", lambda d: (
                     self.save_fn(model, d), atomic_write_json(d / "selection.json", selected)))
+        self.track({f"dev/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
         self.accelerator.print(f"step {self.state.global_step}: dev {metrics}")
         self.accelerator.wait_for_everyone()
 
@@ -253,18 +260,46 @@ class Trainer:
                            self.state.skipped_steps, model=self.accelerator.unwrap_model(self.model),
                            param_groups=groups, **extra)
 
+    # --- tracking (accelerate trackers: --report-to) ------------------------------------------------
+    def start_tracking(self) -> None:
+        """Start the run's tracker (TensorBoard: output_dir/tensorboard/; W&B: project "crosstask", run named
+        after output_dir) with the training arguments as its hyperparameters."""
+        args = self.args
+        if args.report_to == "none" or not self.accelerator.log_with:
+            return
+        config = {k: v for k, v in asdict(args).items() if isinstance(v, (bool, int, float, str))}
+        name = Path(args.output_dir).name
+        project = "tensorboard" if args.report_to == "tensorboard" else "crosstask"
+        self.accelerator.init_trackers(project, config=config,
+                                       init_kwargs={"wandb": {"name": name, "dir": str(self.output_dir)}})
+
+    def track(self, values: dict) -> None:
+        """Log `values` at the current step to the run's tracker (nothing without one)."""
+        if self.args.report_to != "none" and self.accelerator.trackers and values:
+            self.accelerator.log(values, step=self.state.global_step)
+
+    def end_tracking(self) -> None:
+        """Flush and close the trackers. Not `accelerator.end_training()`: that also destroys the process group,
+        which the caller may still need (evaluation after training under torchrun)."""
+        trackers = getattr(self.accelerator, "trackers", [])
+        for tracker in trackers:
+            tracker.finish()
+        trackers.clear()
+
     def train(self) -> TrainerState:
         try:
             return self._train()
         finally:  # an error (diverged, disk full, interrupted) gets a line of its own, not the bar's
             if getattr(self, "bar", None) is not None:
                 self.bar.close()
+            self.end_tracking()
 
     def _train(self) -> TrainerState:
         from tqdm.auto import tqdm
 
         acc, args = self.accelerator, self.args
         self.maybe_resume()
+        self.start_tracking()
         self.model.train()
         bar = self.bar = tqdm(total=self.total_steps, initial=self.state.global_step, desc="train",
                    disable=not (args.progress and acc.is_local_main_process))
@@ -279,6 +314,8 @@ class Trainer:
                 self.state.global_step += 1
                 self.state.step_in_epoch += 1
                 bar.update(1)
+                if math.isfinite(loss):
+                    self.track({"train/loss": loss, "train/learning_rate": self.scheduler.get_last_lr()[0]})
                 step, done = self.state.global_step, self.state.global_step >= self.total_steps
                 if (step % args.log_every == 0 or done) and running:
                     self.state.log.append({"step": step, "loss": sum(running) / len(running),
