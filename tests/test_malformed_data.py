@@ -57,7 +57,7 @@ def test_task_without_instances_is_skipped_with_a_warning(tmp_path, capsys):
                    ["task001_a", "task002_empty"])
     split = load_split(root, "test")
     assert [t.name for t in split.tasks] == ["task001_a"] and split.empty == ["task002_empty"]
-    assert "warning" in capsys.readouterr().err
+    assert "1 task(s) without instances skipped" in capsys.readouterr().err  # logged: Python shows warnings
     code, out, err = run_cli(capsys, ["baselines", "--data", root, "--format", "json"])
     assert code == 0 and json.loads(out)["n_tasks"] == 1 and "task002_empty" in err
 

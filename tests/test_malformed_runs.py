@@ -92,7 +92,7 @@ def test_overwrite_then_interrupt_then_resume_continues_the_new_run(bert, finish
     monkeypatch.setattr(classifier_training, "classifier_loss", real)
     code, out, err = run_cli(capsys, base(bert, run, *new, "--resume"))
     assert code == 0, err
-    assert f"resumed from {run / 'checkpoint-6'} (step 6)" in out
+    assert f"resumed from {run / 'checkpoint-6'} (step 6)" in err
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["steps"] == 8 and summary["training"]["lr"] == 1e-4
 
@@ -176,7 +176,7 @@ def test_resume_falls_back_to_the_newest_checkpoint_that_loads(bert, finished, t
     code, out, err = run_cli(capsys, base(bert, run, "--max-steps", "4", "--resume"))
     assert code == 0, err
     assert f"{newest} does not load" in err and "warning" in err
-    assert f"resumed from {run / 'checkpoint-2'} (step 2)" in out
+    assert f"resumed from {run / 'checkpoint-2'} (step 2)" in err
     assert json.loads((newest / "trainer_state.json").read_text())["global_step"] == 4  # rewritten, complete
     assert json.loads((run / "train_summary.json").read_text())["steps"] == 4
 
@@ -204,7 +204,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(bert, tmp_path, ca
     assert json.loads((run / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
     monkeypatch.setattr(trainer_module, "atomic_write_json", real)
     code, out, err = run_cli(capsys, base(bert, run, "--max-steps", "6", "--resume"))  # space freed: resumes
-    assert code == 0 and f"resumed from {run / 'checkpoint-2'}" in out, err
+    assert code == 0 and f"resumed from {run / 'checkpoint-2'}" in err, err
 
 
 # --- evaluations never mix --------------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 from crosstask.cli.options import add_config_arg, apply_config, leaf_parsers
 from crosstask.cli.validation import OneLineParser, validate
+from crosstask.core import log
 from crosstask.core.errors import CrosstaskError, describe_os_error
 
 # Modules that register sub-commands, in --help order: `register(commands)` adds each module's commands.
@@ -24,48 +26,40 @@ COMMAND_MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="crosstask", description="Cross-task generalisation toolkit: "
                                      "SuperNI generator vs. classifier, ReCross retrieval-augmented adaptation.")
+    add_verbosity_args(parser, default=logging.INFO)
     commands = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(commands)
-    for leaf in leaf_parsers(parser):  # every command takes --config FILE.yaml
+    for leaf in leaf_parsers(parser):  # every command takes --config FILE.yaml, -v and -q
         add_config_arg(leaf)
+        add_verbosity_args(leaf)
     return parser
 
 
 def _quiet_libraries() -> None:
-    """Keep library chatter (load reports, length warnings, deprecations) out of the user's way."""
-    import warnings
+    """Keep library chatter (load reports, length warnings, deprecations) out of the user's way; download
+    progress bars (Hub, transformers) stay."""
     warnings.filterwarnings("ignore", category=FutureWarning)
     try:
-        from transformers.utils import logging as hf_logging
+        from transformers.utils import logging as hf_logging  # heavy: imported only once a command runs
         hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
     except ImportError:
         pass
 
 
-class _CurrentStderrHandler(logging.StreamHandler):
-    """Writes to whatever `sys.stderr` is at emit time (not the one of the first `main()` call), so
-    in-process callers that swap stderr (tests, notebooks) never see a closed stream."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it; the property ignores that
-        pass
+def _show_crosstask_log(level: int = logging.INFO) -> None:
+    """crosstask's own log lines (e.g. which precision `auto` chose) on the current stderr, from `level` up."""
+    log.configure(level)
 
 
-def _show_crosstask_log() -> None:
-    """crosstask's own log lines (e.g. which precision `auto` chose) on stderr, once per process."""
-    logger = logging.getLogger("crosstask")
-    if not any(isinstance(h, _CurrentStderrHandler) for h in logger.handlers):
-        handler = _CurrentStderrHandler()
-        handler.setFormatter(logging.Formatter("crosstask: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+def add_verbosity_args(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    """-v / -q: on the root parser (default INFO) and on every command (default: keep the root's), so they work
+    before or after the sub-command."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", dest="log_level", action="store_const", const=logging.DEBUG,
+                       default=default, help="show debug log lines")
+    group.add_argument("-q", "--quiet", dest="log_level", action="store_const", const=logging.WARNING,
+                       default=default, help="show only warnings and errors (results are still printed)")
 
 
 def _fail(exc: BaseException) -> int:
@@ -83,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc)
     args = parser.parse_args(argv)
     _quiet_libraries()
-    _show_crosstask_log()
+    _show_crosstask_log(args.log_level)
     try:
         validate(args)  # every flag, choice and path, before any work
         args.func(args)

@@ -28,7 +28,7 @@ from crosstask.core.io import atomic_write_text
 CONFIG_FILE = "config.yaml"
 FROM_MODEL = "from the saved model"  # the default of flags that override a saved model's own setting
 # options a saved config never carries: where a run goes and what happens to one already there
-NOT_SAVED = {"config", "output", "overwrite", "resume", "fresh", "json", "func", "fields"}
+NOT_SAVED = {"config", "output", "overwrite", "resume", "fresh", "json", "func", "fields", "log_level"}
 
 Field = tuple[type, str] | tuple[type, str, bool]  # (dataclass, field name[, inverted: the flag is `not field`])
 

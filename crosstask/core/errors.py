@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno as errno_module
+import logging
+import sys
 from pathlib import Path
 
 
@@ -52,7 +55,6 @@ _ERRNO_HINTS = {
 
 def describe_os_error(exc: OSError, path: str | Path | None = None) -> str:
     """`path: what went wrong` in plain words, without errno numbers or Python reprs."""
-    import errno as errno_module
 
     name = errno_module.errorcode.get(exc.errno or -1, "")
     reason = _ERRNO_HINTS.get(name) or (exc.strerror or str(exc) or type(exc).__name__).lower()
@@ -70,7 +72,8 @@ class WriteError(CrosstaskError):
 
 
 def warn(message: str) -> None:
-    """One warning line on stderr (data that is skipped, caches and checkpoints that are rebuilt)."""
-    import sys
-
-    print(f"crosstask: warning: {message}", file=sys.stderr, flush=True)
+    """A warning (data that is skipped, caches and checkpoints that are rebuilt), logged to the calling module's
+    logger: `crosstask: warning: message` on stderr from the CLI, even with -q; from Python, on stderr unless the
+    caller's logging configuration says otherwise."""
+    caller = sys._getframe(1).f_globals.get("__name__", "crosstask")
+    logging.getLogger(caller).warning(message, stacklevel=2)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-logger = logging.getLogger("crosstask")
+logger = logging.getLogger(__name__)
 
 MIXED_PRECISIONS = ("auto", "no", "bf16", "fp16")  # "no" = fp32; the --mixed-precision choices
 ENCODER_PRECISIONS = ("auto", "fp32", "bf16")  # the index encoders' choices

@@ -20,7 +20,7 @@ from crosstask.training.generator import GeneratorTrainingConfig
 from crosstask.training.pairs import PairConfig
 from crosstask.training.trainer import TrainingArguments
 
-logger = logging.getLogger("crosstask")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

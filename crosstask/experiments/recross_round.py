@@ -25,6 +25,7 @@ kept, trimmed to N.
 from __future__ import annotations
 
 import copy
+import logging
 import random
 import shutil
 import tempfile
@@ -54,6 +55,8 @@ from crosstask.retrieval.reranker import load_reranker, rerank, reranker_device_
 from crosstask.retrieval.retrievers import BM25Retriever, DenseRetriever, RandomRetriever, RetrievedSet
 from crosstask.training import adapt as adapt_module
 from crosstask.training.adapt import AdaptConfig, check_kind, fine_tune_model
+
+logger = logging.getLogger(__name__)
 
 RETRIEVERS = ("random", "bm25", "sbert", "dense")
 METHODS = (*RETRIEVERS, "dense_rerank")  # dense_rerank: the dense retriever, then the reranker (μ·N)
@@ -133,8 +136,8 @@ def build_retriever(config: RecrossConfig, records: list[T0Record], files: Seque
                                   precision=config.encoder_precision)
     cache = IndexCache(Path(config.cache_dir) if config.cache_dir else run_dir / "index-cache")
     found = cache.get_or_build(files, records, encoder, kind=config.index_kind)
-    print(f"index {found.key[:12]}: {'built' if found.built else 'loaded'} in "
-          f"{found.build_seconds if found.built else found.load_seconds:.1f} s ({found.path})", flush=True)
+    logger.info("index %s: %s in %.1f s (%s)", found.key[:12], "built" if found.built else "loaded",
+                found.build_seconds if found.built else found.load_seconds, found.path)
     return DenseRetriever(records, encoder, index=found.index, fusion=fusion)
 
 

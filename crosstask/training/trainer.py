@@ -9,6 +9,7 @@ training state (optimizer, scheduler, RNG); `resume=True` continues from the new
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import shutil
@@ -30,6 +31,7 @@ LossFn = Callable[[nn.Module, dict], torch.Tensor]
 SaveFn = Callable[[nn.Module, Path], None]
 EvalFn = Callable[[nn.Module], dict]
 DevEval = Callable[[nn.Module, object, object], dict]  # (model, PromptEncoder, Accelerator) -> dev metrics
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -225,7 +227,8 @@ class Trainer:
                 warn(f"{path} does not load ({type(exc).__name__}: {_one_line(exc)}); trying the previous checkpoint")
                 continue
             self.state, self.own_checkpoints = state, [path]
-            self.accelerator.print(f"resumed from {path} (step {self.state.global_step})")
+            if self.accelerator.is_main_process:
+                logger.info("resumed from %s (step %d)", path, self.state.global_step)
             return
         if found:
             raise TrainingError(f"--resume: no checkpoint in {self.output_dir} loads "
@@ -249,7 +252,8 @@ class Trainer:
                 atomic_save_dir(self.output_dir / "best", lambda d: (
                     self.save_fn(model, d), atomic_write_json(d / "selection.json", selected)))
         self.track({f"dev/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
-        self.accelerator.print(f"step {self.state.global_step}: dev {metrics}")
+        if self.accelerator.is_main_process:
+            logger.info("step %d: dev %s", self.state.global_step, metrics)
         self.accelerator.wait_for_everyone()
 
     # --- the loop --------------------------------------------------------------------------------
