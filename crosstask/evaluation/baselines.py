@@ -61,6 +61,7 @@ def baseline_predictions(name: str, tasks: Sequence[TypedTask], seed: int = DEFA
 
 
 def run_baselines(tasks: Sequence[TypedTask], names: Sequence[str] = tuple(BASELINES),
-                  seed: int = DEFAULT_SEED) -> dict[str, dict]:
-    """Metrics (overall, per task, per category) of each baseline on `tasks`."""
-    return {name: aggregate(baseline_predictions(name, tasks, seed)) for name in names}
+                  seed: int = DEFAULT_SEED, stderr: bool = False) -> dict[str, dict]:
+    """Metrics (overall, per task, per category) of each baseline on `tasks` (`stderr`: with the overall
+    means' bootstrap standard errors)."""
+    return {name: aggregate(baseline_predictions(name, tasks, seed), stderr=stderr) for name in names}

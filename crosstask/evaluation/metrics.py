@@ -124,15 +124,40 @@ def _mean_x100(values: list[float]) -> float:
     return round(100.0 * sum(values) / len(values), 4) if values else 0.0
 
 
-def aggregate(predictions: Iterable[ScoredPrediction], metrics: Sequence[str] = ("exact_match", "rougeL")) -> dict:
-    """Mean × 100 over instances: overall, per task and per category, plus instance counts."""
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 1234
+
+
+def bootstrap_stderr(values: Sequence[float], n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                     scale: float = 100.0) -> float | None:
+    """Bootstrap standard error of the mean of per-instance `values` (lm-evaluation-harness style): the sample
+    standard deviation (ddof 1) of the means of `n_boot` resamples of the instances with replacement, drawn with
+    numpy's default_rng(seed); × `scale`, rounded to 4 decimals. None for fewer than 2 values."""
+    if n_boot < 2:
+        raise ValueError("n_boot must be at least 2")
+    data = np.asarray(values, dtype=float)
+    if data.ndim != 1 or len(data) < 2:
+        return None
+    picks = np.random.default_rng(seed).integers(0, len(data), size=(n_boot, len(data)))
+    return round(float(data[picks].mean(axis=1).std(ddof=1) * scale), 4)
+
+
+def aggregate(predictions: Iterable[ScoredPrediction], metrics: Sequence[str] = ("exact_match", "rougeL"),
+              scores: Sequence[dict[str, float]] | None = None, stderr: bool = False,
+              seed: int = BOOTSTRAP_SEED) -> dict:
+    """Mean × 100 over instances: overall, per task and per category, plus instance counts. `scores`: the
+    per-instance scores (`score_instance`) when already computed, in the order of `predictions`. `stderr`: the
+    overall means also get `<metric>_stderr`, their bootstrap standard error (`bootstrap_stderr`, `seed`)."""
     per_metric: dict[str, list[float]] = defaultdict(list)
     by_task: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     by_category: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     count = 0
+    given = iter(scores) if scores is not None else None
     for item in predictions:
         count += 1
-        for name, value in score_instance(item.prediction, item.references, metrics).items():
+        instance = next(given) if given is not None else score_instance(item.prediction, item.references, metrics)
+        for name in metrics:
+            value = instance[name]
             per_metric[name].append(value)
             by_task[item.task][name].append(value)
             by_category[item.category][name].append(value)
@@ -143,8 +168,11 @@ def aggregate(predictions: Iterable[ScoredPrediction], metrics: Sequence[str] = 
             for key, group in sorted(groups.items())
         }
 
+    overall = {name: _mean_x100(per_metric[name]) for name in metrics}
+    if stderr:
+        overall.update({f"{name}_stderr": bootstrap_stderr(per_metric[name], seed=seed) for name in metrics})
     return {
-        "overall": {**{name: _mean_x100(per_metric[name]) for name in metrics}, "n": count},
+        "overall": {**overall, "n": count},
         "per_task": summarise(by_task),
         "per_category": summarise(by_category),
     }

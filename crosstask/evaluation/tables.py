@@ -16,7 +16,8 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
 
 def metrics_table(results: dict[str, dict], metric_names: Sequence[str] = ("exact_match", "rougeL"),
                   per_category: bool = True) -> str:
-    """One row per system: overall metrics, then (optionally) EM per category."""
+    """One row per system: overall metrics (`± bootstrap standard error` where the report has one), then
+    (optionally) EM per category."""
     categories = sorted({c for result in results.values() for c in result["per_category"]}) if per_category else []
     headers = ["system", *(_label(m) for m in metric_names), "n", *(f"EM {c}" for c in categories)]
     rows = []
@@ -24,10 +25,15 @@ def metrics_table(results: dict[str, dict], metric_names: Sequence[str] = ("exac
         overall = result["overall"]
         per_category = result["per_category"]
         rows.append([
-            system, *(float(overall[m]) for m in metric_names), overall["n"],
+            system, *(_with_stderr(overall, m) for m in metric_names), overall["n"],
             *(float(per_category[c]["exact_match"]) if c in per_category else "–" for c in categories),
         ])
     return markdown_table(headers, rows)
+
+
+def _with_stderr(overall: dict, metric: str) -> float | str:
+    error = overall.get(f"{metric}_stderr")
+    return f"{overall[metric]:.2f} ± {error:.2f}" if isinstance(error, (int, float)) else float(overall[metric])
 
 
 def _label(metric: str) -> str:

@@ -16,12 +16,18 @@ from crosstask.core.provenance import model_revision
 from crosstask.core.provenance import provenance as run_provenance
 from crosstask.core.runs import clear_run, prepare_run, run_lock, settings_differences
 from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
-from crosstask.data.prompts import PromptConfig, PromptEncoder
+from crosstask.data.prompts import (
+    PromptConfig,
+    PromptEncoder,
+    classifier_context_segments,
+    generator_segments,
+    render,
+)
 from crosstask.evaluation.baselines import run_baselines
 from crosstask.evaluation.calibration import calibrate
 from crosstask.evaluation.classifier import predict_candidates
 from crosstask.evaluation.generator import predict_fair, predict_generator, rerank_with_classifier
-from crosstask.evaluation.metrics import aggregate
+from crosstask.evaluation.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, aggregate, score_instance
 from crosstask.evaluation.tables import results_markdown
 from crosstask.models.backbone import load_tokenizer
 from crosstask.models.classifier import EncoderClassifier
@@ -93,10 +99,42 @@ def train(kind: str, data_config: DataConfig, model_config, args: TrainingArgume
     return train_run(model_config, data.train, data.dev, args, meta, accelerator)
 
 
-def _prediction_rows(predictions) -> list[dict]:
-    return [{"id": p.id, "task": p.task, "category": p.category, "prediction": p.prediction,
-             "references": list(p.references), "candidates": list(p.candidates), "scores": list(p.scores)}
+METRICS = ("exact_match", "rougeL")
+
+
+def _prediction_rows(predictions, prompts: dict[tuple[str, str], str] | None = None) -> list[dict]:
+    """One JSONL row per prediction (lm-evaluation-harness style): the rendered prompt (`prompts`: (task, id) ->
+    text), the prediction with its candidates and scores, and the row's own metrics in [0, 1] (max over the
+    references, as aggregated into metrics.json)."""
+    prompts = prompts or {}
+    return [{"id": p.id, "task": p.task, "category": p.category, "prompt": prompts.get((p.task, p.id)),
+             "prediction": p.prediction, "references": list(p.references), "candidates": list(p.candidates),
+             "scores": list(p.scores), **score_instance(p.prediction, p.references, METRICS)}
             for p in predictions]
+
+
+def rendered_prompts(tasks, prompt: PromptConfig, kind: str) -> dict[tuple[str, str], str]:
+    """(task, instance id) -> the prompt a model of `kind` reads, rendered before truncation: the generator's
+    source, or the classifier's pair context (each candidate's pair appends its Output line and "Is this
+    example correct?")."""
+    segments = generator_segments if kind == "generator" else classifier_context_segments
+    return {(t.name, i.id): render(segments(t.task.definition, t.task.positive_examples, t.task.negative_examples,
+                                            i.input, prompt))
+            for t in tasks for i in t.task.instances}
+
+
+def _system_prompts(system: str, tasks, encoding: dict) -> dict[tuple[str, str], str]:
+    """The prompts of one evaluated system: the classifier's for its CLS predictions (and the combined score's CLS
+    half), the generator's for everything it generated or ranked (the reranked N-best came from the generator)."""
+    def of(kind: str, subset) -> dict:
+        return rendered_prompts(subset, encoding[kind]["prompt"], kind) if kind in encoding else {}
+
+    if system.startswith("cls/classifier"):
+        return of("classifier", tasks)
+    if system == "all/combined":
+        return {**of("classifier", [t for t in tasks if t.is_cls]), **of("generator", [t for t in tasks
+                                                                                       if not t.is_cls])}
+    return of("generator", tasks)
 
 
 @dataclass(frozen=True)
@@ -198,18 +236,23 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
                 accelerator=accelerator)
             predictions["all/combined"] = predictions["cls/classifier"] + predictions["gen/generator_beam"]
 
-        metrics = {name: aggregate(p.scored() for p in preds) for name, preds in predictions.items()}
-        metrics.update({f"cls/baseline:{k}": v for k, v in run_baselines(cls_tasks, seed=data_config.seed).items()})
+        rows = {name: _prediction_rows(preds, _system_prompts(name, cls_tasks + gen_tasks, encoding))
+                for name, preds in predictions.items()}
+        metrics = {name: aggregate((p.scored() for p in preds), METRICS, scores=rows[name], stderr=True)
+                   for name, preds in predictions.items()}
+        metrics.update({f"cls/baseline:{k}": v
+                        for k, v in run_baselines(cls_tasks, seed=data_config.seed, stderr=True).items()})
         report = {**provenance(data_config, fingerprint), "classifier": classifier, "generator": generator,
                   "options": asdict(options), "encoding": {k: {**v, "prompt": asdict(v["prompt"])} for k,
                                                            v in encoding.items()},
                   "label_space_mode": data_config.label_mode, "n_cls_tasks": len(cls_tasks),
                   "n_gen_tasks": len(gen_tasks), "missing_test_tasks": data.missing.get("test",
-                                                                                        []), "metrics": metrics}
+                                                                                        []), "metrics": metrics,
+                  "stderr": {"method": "bootstrap", "resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED}}
         if main:
             written = {output / f"predictions-{name.replace('/', '-')}.jsonl" for name in predictions}
-            for name, preds in predictions.items():
-                atomic_write_jsonl(output / f"predictions-{name.replace('/', '-')}.jsonl", _prediction_rows(preds))
+            for name in predictions:
+                atomic_write_jsonl(output / f"predictions-{name.replace('/', '-')}.jsonl", rows[name])
             atomic_write_json(output / "metrics.json", report)
             atomic_write_text(output / "results.md", results_markdown(report))
             for stale in set(output.glob("predictions-*.jsonl")) - written:  # an overwritten evaluation's
