@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from crosstask.cli.common import PRECISION_HELP, add_generator_arch_arg, non_negative, positive
@@ -26,6 +27,8 @@ from crosstask.training.adapt import AdaptConfig
 from crosstask.training.pairs import PairConfig
 from crosstask.training.reranker import RerankerConfig, train_reranker, train_shared_reranker
 from crosstask.training.trainer import TrainingArguments
+
+logger = logging.getLogger(__name__)
 
 
 def _recross_dir(args: argparse.Namespace) -> Path:
@@ -113,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         methods = list(METHODS)
         if not args.reranker:
             methods.remove("dense_rerank")
-            print("note: no --reranker given, so dense_rerank is skipped")
+            logger.info("no --reranker given, so dense_rerank is skipped")
     if args.ceiling and "ceiling" not in methods:
         methods.append("ceiling")
     config = from_args(TargetsConfig, args, max_per_task=args.max_per_task or None, adapt=_adapt_config(args))

@@ -1,1 +1,1 @@
-"""The base layer: errors, atomic file I/O, run directories, precision, progress, checks."""
+"""The base layer: errors, atomic file I/O, run directories, precision, progress, logging, checks."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -11,7 +12,10 @@ from typing import Any
 from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import DataFormatError, DataNotFoundError, warn
 from crosstask.core.io import read_json
+from crosstask.core.progress import progress
 from crosstask.data.records import Example, Instance, Task
+
+logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "test", "excluded")
 # a split entry is a plain task name, never a path: it can only ever name tasks/<name>.json
@@ -167,7 +171,7 @@ def load_split(
     superni_dir = Path(superni_dir)
     names = task_names if task_names is not None else read_split_lists(superni_dir, split_name)[split]
     result = SuperNISplit(split=split, requested=len(names))
-    for name in names:
+    for name in progress(names, len(names), f"read {split} tasks", min_items=50):
         path = superni_dir / "tasks" / f"{check_task_name(name, superni_dir / 'splits', f'{split} task')}.json"
         if not path.exists():
             result.missing.append(name)
@@ -177,6 +181,8 @@ def load_split(
             result.empty.append(name)
             continue
         result.tasks.append(cap_instances(task, split, max_instances, seed))
+    logger.debug("%s split of %s: %d tasks read, %d missing, %d empty", split, superni_dir, len(result.tasks),
+                 len(result.missing), len(result.empty))
     if result.empty:
         warn(f"{split} split of {superni_dir}: {len(result.empty)} task(s) without instances skipped: "
              f"{', '.join(result.empty[:5])}{' ...' if len(result.empty) > 5 else ''}")

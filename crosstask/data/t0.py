@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -12,9 +13,12 @@ from typing import Any
 from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import CrosstaskError, DataFormatError, DataNotFoundError
 from crosstask.core.io import read_json
+from crosstask.core.progress import progress
 from crosstask.data.records import T0Record
 from crosstask.data.superni import check_task_name
 from crosstask.data.tasktype import dedupe_labels
+
+logger = logging.getLogger(__name__)
 
 TARGET_FILES = {"test": "test-1000.json", "query": "validation-1000.json"}
 
@@ -81,7 +85,8 @@ def read_upstream_pool(recross_dir: str | Path, task_list: str = "T0") -> Upstre
     lists = read_task_lists(recross_dir)
     targets = set(lists["evaluation"])
     pool = UpstreamPool()
-    for name in lists[task_list]:
+    names = lists[task_list]
+    for name in progress(names, len(names), "read upstream tasks", min_items=10):
         path = recross_dir / "upstream" / f"{name}.json"
         if name in targets:
             continue
@@ -91,6 +96,8 @@ def read_upstream_pool(recross_dir: str | Path, task_list: str = "T0") -> Upstre
         pool.records.extend(load_records(path, name))
         pool.tasks.append(name)
         pool.files.append(path)
+    logger.debug("upstream pool of %s: %d records of %d tasks, %d missing", recross_dir, len(pool.records),
+                 len(pool.tasks), len(pool.missing))
     return pool
 
 

@@ -18,6 +18,7 @@ per query set, about a minute each query set with the MiniLM classifier.
 
 from __future__ import annotations
 
+import logging
 import random
 import shutil
 import tempfile
@@ -30,11 +31,14 @@ import numpy as np
 from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.io import atomic_write_jsonl, read_jsonl
+from crosstask.core.progress import progress
 from crosstask.core.provenance import hash_json
 from crosstask.data.records import T0Record
 from crosstask.models.kinds import detect_kind
 from crosstask.retrieval.retrievers import Retriever
 from crosstask.training.adapt import AdaptConfig, fine_tune, heldout_loss, load_model
+
+logger = logging.getLogger(__name__)
 
 
 def _exclude_task(retriever: Retriever, queries: list[str], task: str, need: int) -> list[int]:
@@ -65,6 +69,7 @@ class DistantSupervisionConfig:
     max_per_task: int | None = None  # upstream records per task in the pool (seeded sample; None: all)
     seed: int = DEFAULT_SEED
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    progress: bool = True  # a bar over the query sets (each: n_groups · n_shuffles adaptations)
 
 
 def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_dir: str | Path,
@@ -97,6 +102,7 @@ def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_d
         query_size, group_size, n_groups, n_shuffles, heldout_size, n_label, strict, seed], "adapt": repr(adapt)})[:12]
     upstream, tokenizer = load_model(upstream_model_dir, kind)
     rows: list[dict] = []
+    bar = progress(None, len(pseudo_targets) * c.n_query_sets, "distant supervision", min_items=1, enabled=c.progress)
     for t, task in enumerate(pseudo_targets):
         if len(by_task.get(task, [])) < query_size + heldout_size:
             raise CrosstaskError(f"pseudo-target {task!r} has fewer than {query_size + heldout_size} records")
@@ -104,6 +110,8 @@ def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_d
             part = parts / f"{key}-{t}-{s}.jsonl" if parts else None
             if part is not None and part.exists():
                 rows += read_jsonl(part)
+                logger.debug("%s query set %d: read back from %s", task, s, part)
+                bar.update()
                 continue
             rng = random.Random(f"{seed}|{task}|{s}")
             sample = rng.sample(by_task[task], query_size + heldout_size)
@@ -134,9 +142,13 @@ def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_d
                       pool_records[i].uid, "delta": score[i], "base_loss": base, "pseudo_target": task,
                       "query_set": s} for label, chosen in ((1, positives), (0, negatives))
                      for i in chosen for q in queries]
+            logger.debug("%s query set %d: base loss %.4f, %d positives, %d negatives", task, s, base,
+                         len(positives), len(negatives))
             if part is not None:
                 atomic_write_jsonl(part, found)
             rows += found
+            bar.update()
+    bar.close()
     if output is not None:
         atomic_write_jsonl(output, rows)
     return rows

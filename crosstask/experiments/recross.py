@@ -17,6 +17,7 @@ Every artefact is written atomically, with the command, the seed and a hash of t
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ import numpy as np
 from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import CrosstaskError, ValidationError
 from crosstask.core.io import atomic_write_json, atomic_write_text, read_json
+from crosstask.core.progress import progress
 from crosstask.core.provenance import files_hash
 from crosstask.core.provenance import provenance as run_provenance
 from crosstask.data.prompts import T0_PROMPT
@@ -63,6 +65,7 @@ from crosstask.training.generator import GeneratorTrainingConfig
 from crosstask.training.pairs import PairConfig
 from crosstask.training.trainer import TrainingArguments, make_accelerator
 
+logger = logging.getLogger(__name__)
 
 def provenance(recross_dir: str | Path, files: Sequence[Path], seed: int) -> dict:
     """Command, versions, machine, and the sha256 of the data files read (names and bytes, in path order)."""
@@ -191,9 +194,10 @@ class TargetsConfig:
 
 def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequence[str], targets: Sequence[str],
                 run_root: str | Path, config: TargetsConfig = TargetsConfig(),
-                log: Callable[[str], None] = print) -> dict:
+                log: Callable[[str], None] | None = None) -> dict:
     """Every target × method through `run_recross` (finished rounds are read back, never recomputed),
-    zero-shot once per target. Returns and writes `run_root/summary.json` (merged with an earlier one).
+    zero-shot once per target. Returns and writes `run_root/summary.json` (merged with an earlier one). Each
+    run's start goes to `log` (default: this module's logger, INFO), and a bar counts the target × method runs.
 
     A target that is no folder under targets/ is an upstream task run as a pseudo-target
     (`load_pseudo_target`): it is left out of the retrieval pool, and an upstream model whose
@@ -230,6 +234,8 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
         raise CrosstaskError(f"{root} holds runs with other settings ({root / 'summary.json'}): use another run root")
     results: dict[str, dict] = previous.get("targets", {})
     distributions: dict[str, dict] = previous.get("retrieved_tasks", {})
+    log = log or logger.info
+    bar = progress(None, len(loaded) * len(methods), "recross runs", min_items=2)
     for target in loaded:
         entry = results.setdefault(target.name, {"zero_shot": {}, "methods": {}})
         test = list(target.test)[:max_test]
@@ -244,10 +250,12 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
             out = run_recross(config, pool, target, model_dir, run_dir)
             entry["zero_shot"] = out["zero_shot"]
             entry["methods"][method] = {"rounds": out["rounds"], "summary": out["summary"], "run_dir": str(run_dir)}
+            bar.update()
             if method == CEILING:  # labelled target records, not retrieved from the pool
                 continue
             sets = [s for s in load_retrieved_sets(run_dir) if s["round"] < rounds]
             distributions.setdefault(method, {}).update(retrieved_task_distribution({target.name: sets}, pool))
+    bar.close()
     files = [Path(recross_dir) / "split.json", *pool.files,
              *(Path(recross_dir) / "targets" / t / f
                for t in sorted(results) if t in real for f in TARGET_FILES.values()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -22,6 +23,8 @@ from crosstask.core.io import atomic_write_json
 from crosstask.core.provenance import file_digest
 from crosstask.data.records import T0Record
 from crosstask.retrieval.encoders import Encoder, hash_json
+
+logger = logging.getLogger(__name__)
 
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
@@ -220,6 +223,7 @@ class IndexCache:
                 warn(f"index cache entry {final} is unusable ({' '.join(str(exc).split())[:160]}); rebuilding it")
                 self._discard(final)
         start = time.perf_counter()
+        logger.info("building a %s index of %d records (encoding them first) ...", kind, len(records))
         embeddings = encoder.encode([r.input for r in records])
         index = DenseIndex.build(embeddings, [r.uid for r in records], kind, fingerprint, **resolved)
         seconds = time.perf_counter() - start
