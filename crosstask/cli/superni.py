@@ -23,7 +23,7 @@ from crosstask.experiments import superni as pipeline
 from crosstask.experiments.demo import DemoConfig, run_demo
 from crosstask.models.classifier import ClassifierConfig
 from crosstask.models.generator import GeneratorConfig
-from crosstask.reporting.plots import loss_curve_report, plot_em
+from crosstask.reporting.plots import loss_curve_report, plot_em, plot_gen
 from crosstask.reporting.summary import render_superni
 from crosstask.training.classifier import ClassifierTrainingConfig
 from crosstask.training.generator import GeneratorTrainingConfig
@@ -65,8 +65,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
             print()
         return
     print(results_markdown(result.evaluation))
-    plot = plot_em({"demo": result.eval_dir / "metrics.json"}, Path(result.eval_dir).parent / "em.png")
-    print(f"predictions, metrics.json, results.md in {result.eval_dir}; plot {plot}")
+    out, evals = Path(result.eval_dir).parent, {"demo": result.eval_dir / "metrics.json"}
+    plots = [plot_em(evals, out / "em.png"), plot_gen(evals, out / "rouge.png"),
+             *(loss_curve_report(out / kind) for kind in ("classifier", "generator"))]
+    print(f"predictions, metrics.json, results.md in {result.eval_dir}; plots "
+          + ", ".join(str(p) for p in plots if p))
 
 
 def _seed(parser: argparse.ArgumentParser, *sets) -> None:
