@@ -36,6 +36,7 @@ from crosstask.data.tasktype import TypedTask
 from crosstask.evaluation import classifier as classifier_eval
 from crosstask.evaluation import generator as generator_eval
 from crosstask.evaluation.classifier import CandidatePrediction
+from crosstask.evaluation.metrics import aggregate
 from crosstask.models.classifier import ClassifierConfig
 from crosstask.models.generator import GeneratorConfig, generator_arch, save_generator, sequence_log_likelihoods
 from crosstask.models.kinds import detect_kind, load_inference_settings, load_model, save_inference_settings
@@ -159,8 +160,6 @@ class _Model(ModelHubMixin, library_name="crosstask", tags=["crosstask"],
 
     def evaluate(self, tasks: Sequence[TypedTask], **options) -> dict:
         """Overall / per-task / per-category metrics of `predict(tasks)`."""
-        from crosstask.evaluation.metrics import aggregate
-
         return aggregate(p.scored() for p in self.predict(tasks, **options))
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from crosstask.api.export import ATOL, FORMATS, export_cross_encoder
 from crosstask.core.errors import ValidationError
-
-FORMATS = ("cross-encoder",)  # crosstask.api.export.FORMATS, without importing torch to build the parser
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -17,8 +16,6 @@ def cmd_export(args: argparse.Namespace) -> None:
         raise ValidationError("--output", f"{output} is not a directory")
     if output.is_dir() and any(output.iterdir()) and not args.overwrite:
         raise ValidationError("--output", f"{output} is not empty; pass --overwrite to replace it")
-    from crosstask.api.export import ATOL, export_cross_encoder
-
     written = export_cross_encoder(args.model, output, overwrite=args.overwrite)
     print(f"wrote a sentence-transformers CrossEncoder to {written} (checked against the classifier: P(correct) "
           f"equal within {ATOL:g}); feed it crosstask's rendered prompt as one string, see {written / 'README.md'}")

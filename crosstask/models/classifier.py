@@ -17,6 +17,7 @@ from torch import nn
 
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.progress import progress
+from crosstask.models.arch import ARCH_KEY, UNILM
 from crosstask.models.backbone import resolve_model
 from crosstask.models.card import write_encoder_note
 
@@ -43,7 +44,7 @@ def load_encoder(name_or_path: str, trust_remote_code: bool = False) -> nn.Modul
     other seq2seq → its get_encoder(), a saved unilm generator → its shared BERT, else AutoModel."""
     from transformers import AutoConfig, AutoModel, EncoderDecoderModel, T5EncoderModel
 
-    from crosstask.models.unilm import ARCH_KEY, UNILM, UnilmForSeq2SeqLM
+    from crosstask.models.unilm import UnilmForSeq2SeqLM  # local: transformers' BERT modelling (seconds to import)
 
     path = resolve_model(name_or_path)
     try:

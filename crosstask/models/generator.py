@@ -25,7 +25,9 @@ import torch
 
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.progress import progress
+from crosstask.models.arch import ARCH_KEY, MODEL_TYPES
 from crosstask.models.backbone import load_tokenizer, resolve_model
+from crosstask.models.classifier import drop_pooler
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -48,8 +50,6 @@ GENERATOR_ARCHS = ("unilm", "bert2bert", "seq2seq")
 def default_arch(config) -> str:
     """The arch of a saved generator, else the default for a backbone: seq2seq for encoder-decoder
     checkpoints, unilm for BERT ones, bert2bert for other encoder-only ones."""
-    from crosstask.models.unilm import ARCH_KEY, MODEL_TYPES
-
     if config.model_type == "encoder-decoder":
         return "bert2bert"
     if getattr(config, ARCH_KEY, None) in GENERATOR_ARCHS:
@@ -97,7 +97,7 @@ def load_generator(name_or_path: str | Path, trust_remote_code: bool = False, ar
     """
     from transformers import AutoConfig, AutoModelForSeq2SeqLM, EncoderDecoderModel
 
-    from crosstask.models.unilm import ARCH_KEY, build_unilm
+    from crosstask.models.unilm import build_unilm  # local: transformers' BERT modelling (seconds to import)
 
     path = resolve_model(name_or_path)
     tokenizer = load_tokenizer(name_or_path, trust_remote_code=trust_remote_code)
@@ -121,8 +121,6 @@ def load_generator(name_or_path: str | Path, trust_remote_code: bool = False, ar
     except (OSError, ValueError) as exc:
         raise CrosstaskError(f"cannot load a generator from {name_or_path!r}: {exc}") from None
     setattr(model.config, ARCH_KEY, arch)
-    from crosstask.models.classifier import drop_pooler
-
     if arch == "bert2bert":
         drop_pooler(model.encoder)  # a warm-started BERT encoder's pooler is never used
     model.eval()  # from_encoder_decoder_pretrained returns a model in training mode
@@ -131,8 +129,6 @@ def load_generator(name_or_path: str | Path, trust_remote_code: bool = False, ar
 
 def generator_arch(model: PreTrainedModel) -> str:
     """The arch of a loaded generator (see `load_generator`)."""
-    from crosstask.models.unilm import ARCH_KEY
-
     return getattr(model.config, ARCH_KEY, None) or default_arch(model.config)
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from crosstask.core.errors import CrosstaskError, DataFormatError, ValidationError
 from crosstask.core.io import atomic_write_json, read_json
-from crosstask.models.backbone import _DEFAULT_ALIASES
+from crosstask.models.backbone import _DEFAULT_ALIASES, load_tokenizer
 from crosstask.models.card import write_model_card
+from crosstask.models.classifier import ENCODER_DIR, EncoderClassifier
+from crosstask.models.generator import load_generator
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -150,10 +152,5 @@ def load_model(path: str | Path, kind: str | None = None):
     if kind is not None and kind != detected:
         raise CrosstaskError(f"{found} holds a {detected}, not a {kind}")
     if detected == "classifier":
-        from crosstask.models.backbone import load_tokenizer
-        from crosstask.models.classifier import ENCODER_DIR, EncoderClassifier
-
         return EncoderClassifier.from_pretrained(found).eval(), load_tokenizer(found / ENCODER_DIR)
-    from crosstask.models.generator import load_generator
-
     return load_generator(found)

@@ -36,10 +36,10 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.models.bert.modeling_bert import BertPredictionHeadTransform, BertPreTrainedModel
 from transformers.utils import ModelOutput
 
-ARCH_KEY = "crosstask_generator_arch"  # config.json key naming a saved generator's architecture
-UNILM = "unilm"
+from crosstask.models.arch import ARCH_KEY, MODEL_TYPES, UNILM
+
+__all__ = ["ARCH_KEY", "MODEL_TYPES", "UNILM", "UnilmForSeq2SeqLM", "build_unilm", "causal_target_mask"]
 HEADS = ("tied", "transform")
-MODEL_TYPES = ("bert",)  # backbones whose Transformer this class can hold (BertModel)
 
 
 @dataclass
