@@ -64,6 +64,11 @@ def add_precision_arg(parser: argparse.ArgumentParser, *sets, help: str = PRECIS
     option(parser, "--mixed-precision", choices=MIXED_PRECISIONS, sets=list(sets), help=help)
 
 
+def add_report_to_arg(parser: argparse.ArgumentParser, *sets) -> None:
+    option(parser, "--report-to", choices=["none", "tensorboard", "wandb"], sets=list(sets),
+           help="track loss and learning rate every step: tensorboard (OUTPUT/tensorboard/) or wandb")
+
+
 def add_generator_arch_arg(parser: argparse.ArgumentParser, *sets) -> None:
     option(parser, "--generator-arch", choices=list(GENERATOR_ARCHS), sets=list(sets), help=ARCH_HELP)
 

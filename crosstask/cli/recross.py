@@ -7,7 +7,14 @@ import argparse
 import logging
 from pathlib import Path
 
-from crosstask.cli.common import PRECISION_HELP, add_generator_arch_arg, non_negative, positive
+from crosstask.cli.common import (
+    PRECISION_HELP,
+    add_generator_arch_arg,
+    add_precision_arg,
+    add_report_to_arg,
+    non_negative,
+    positive,
+)
 from crosstask.cli.options import finish, from_args, option, save_config
 from crosstask.cli.validation import check_reranker_rows
 from crosstask.core.errors import CrosstaskError
@@ -186,9 +193,8 @@ def _register_upstream(sub) -> None:
                     "held-out pseudo-targets (`recross run --target TASK`) to choose adaptation settings on")
     option(up, "--resume", sets=(run, "resume"), help="continue from the newest checkpoint in --output")
     option(up, "--overwrite", sets=(run, "overwrite"), help="replace a run already in --output")
-    option(up, "--mixed-precision", choices=MIXED_PRECISIONS, sets=(run, "mixed_precision"), help=PRECISION_HELP)
-    option(up, "--report-to", choices=["none", "tensorboard", "wandb"], sets=(run, "report_to"),
-           help="track loss and learning rate every step: tensorboard (OUTPUT/tensorboard/) or wandb")
+    add_precision_arg(up, (run, "mixed_precision"))
+    add_report_to_arg(up, (run, "report_to"))
     finish(up, cmd_upstream)
 
 

@@ -11,6 +11,7 @@ from crosstask.cli.common import (
     add_generator_arch_arg,
     add_precision_arg,
     add_prompt_args,
+    add_report_to_arg,
     non_negative,
     prompt_overrides,
 )
@@ -132,8 +133,7 @@ def _register_train(commands) -> None:
     option(train, "--gen-negatives", sets=(PairConfig, "gen_negatives"),
            help="negatives for GEN tasks with --mix-gen: matched (CLS ratio), none (seed), or a number")
     add_precision_arg(train, (run, "mixed_precision"))
-    option(train, "--report-to", choices=["none", "tensorboard", "wandb"], sets=(run, "report_to"),
-           help="track loss and learning rate every step: tensorboard (OUTPUT/tensorboard/) or wandb")
+    add_report_to_arg(train, (run, "report_to"))
     finish(train, cmd_train)
 
 
