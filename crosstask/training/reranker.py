@@ -1,5 +1,6 @@
-"""Train the ReCross rerankers on distant-supervision rows: the 2-way `CrossEncoder` (plain torch loop) and
-the shared-context reranker (crosstask `Trainer`). Both are saved atomically (`atomic_save_dir`)."""
+"""Train the ReCross rerankers on distant-supervision rows: the 2-way `CrossEncoder` (sentence-transformers'
+`CrossEncoderTrainer`) and the shared-context reranker (crosstask `Trainer`). Both are saved atomically
+(`atomic_save_dir`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from accelerate.utils import set_seed
 
 from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.io import atomic_save_dir, atomic_write_json
+from crosstask.core.progress import MIN_ITEMS
 from crosstask.models.backbone import load_tokenizer, resolve_model
 from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
 from crosstask.models.shared_reranker import MARKER, SharedContextReranker
@@ -40,32 +41,48 @@ def train_reranker(rows: Sequence[dict], base_model: str | Path = RerankerConfig
                    output_dir: str | Path = "reranker", epochs: int = RerankerConfig.epochs,
                    batch_size: int = RerankerConfig.batch_size, seed: int = RerankerConfig.seed,
                    lr: float = RerankerConfig.lr, max_length: int = RerankerConfig.max_length) -> Path:
-    """Train a 2-way `CrossEncoder` (num_labels=2, sentence-transformers `CrossEntropyLoss`) on
-    (query, candidate, label) rows and save it to `output_dir` (replaced atomically). A plain torch
-    loop drives the loss: `CrossEncoderTrainer` needs the `datasets` package, which is not installed."""
-    from sentence_transformers import CrossEncoder  # heavy: loaded only to train this reranker
-    from sentence_transformers.cross_encoder.losses import CrossEntropyLoss
-
+    """Train a 2-way `CrossEncoder` (num_labels=2: 0 unhelpful, 1 helpful; sentence-transformers
+    `CrossEntropyLoss`) on (query, candidate, label) rows with sentence-transformers' `CrossEncoderTrainer`
+    (a `datasets.Dataset` of the rows; AdamW, weight decay 0.01, constant learning rate, gradient norm clipped at
+    1, fp32; no checkpoints) and save it to `output_dir` (replaced atomically)."""
     rows = list(rows)
     if not rows:
         raise CrosstaskError("no reranker training rows")
-    torch.manual_seed(seed)
+    try:
+        from datasets import Dataset
+    except ImportError:
+        raise CrosstaskError('training the reranker needs the datasets package: pip install -e ".[hf]"') from None
+    from sentence_transformers.cross_encoder import (  # heavy: loaded only to train this reranker
+        CrossEncoder,
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+    from sentence_transformers.cross_encoder.losses import CrossEntropyLoss
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class _ProgressBar(ProgressCallback):
+        def on_log(self, *args, **kwargs) -> None:  # the bar only, never the metrics dictionary on stdout
+            return None
+
+    set_seed(seed)
     model = CrossEncoder(resolve_model(base_model), num_labels=2, max_length=max_length)
-    loss_fn = CrossEntropyLoss(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    rng = random.Random(seed)
-    model.train()
-    for _ in range(epochs):
-        order = list(range(len(rows)))
-        rng.shuffle(order)
-        for start in range(0, len(order), batch_size):
-            batch = [rows[i] for i in order[start:start + batch_size]]
-            loss = loss_fn([[r["query"] for r in batch], [r["candidate"] for r in batch]],
-                           torch.tensor([int(r["label"]) for r in batch]))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            optimizer.zero_grad()
+    dataset = Dataset.from_dict({"query": [r["query"] for r in rows], "candidate": [r["candidate"] for r in rows],
+                                 "label": [int(r["label"]) for r in rows]})
+    output_dir = Path(output_dir)
+    work = output_dir.parent / f".{output_dir.name}.work"
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(work), num_train_epochs=epochs, per_device_train_batch_size=batch_size, learning_rate=lr,
+        weight_decay=0.01, lr_scheduler_type="constant", max_grad_norm=1.0, seed=seed, data_seed=seed,
+        save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
+        use_cpu=model.device.type == "cpu")
+    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=CrossEntropyLoss(model))
+    trainer.remove_callback(PrinterCallback)  # library code prints nothing (it prints the final metrics)
+    if len(rows) >= MIN_ITEMS:  # a progress bar for enough work, as crosstask.core.progress
+        trainer.add_callback(_ProgressBar)
+    try:
+        trainer.train()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     model.eval()
     return atomic_save_dir(output_dir, lambda d: model.save_pretrained(str(d)))
 
