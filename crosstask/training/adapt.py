@@ -29,10 +29,11 @@ from crosstask.core.io import atomic_save_dir
 from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder
 from crosstask.data.records import T0Record
 from crosstask.data.t0_tasks import t0_typed_tasks
-from crosstask.models.classifier import EncoderClassifier, pad_collate
-from crosstask.models.generator import save_generator, seq2seq_collate
+from crosstask.models.classifier import EncoderClassifier
+from crosstask.models.generator import save_generator
 from crosstask.models.kinds import load_model
 from crosstask.training.classifier import classifier_loss, encode_pairs
+from crosstask.training.collators import pair_collator, seq2seq_collator
 from crosstask.training.generator import generator_features
 from crosstask.training.pairs import PairConfig, build_pairs
 from crosstask.training.trainer import Trainer, TrainingArguments
@@ -100,8 +101,8 @@ def token_nll(model, batch: dict, label_smoothing: float = 0.0, reduction: str =
 
 def _collate(kind: str, tokenizer):
     if kind == "classifier":
-        return lambda fs: pad_collate(fs, tokenizer.pad_token_id)
-    return lambda fs: seq2seq_collate(fs, tokenizer.pad_token_id)
+        return pair_collator(tokenizer)
+    return seq2seq_collator(tokenizer)
 
 
 def fine_tune(kind: str, model_dir: str | Path, records: Sequence[T0Record], config: AdaptConfig,

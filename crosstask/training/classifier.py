@@ -14,10 +14,11 @@ from crosstask.core.errors import CrosstaskError
 from crosstask.data.prompts import PromptConfig, PromptEncoder, classifier_context_segments, pair_segments
 from crosstask.data.tasktype import TypedTask
 from crosstask.models.backbone import load_tokenizer
-from crosstask.models.classifier import ClassifierConfig, EncoderClassifier, pad_collate
+from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
 from crosstask.models.kinds import save_inference_settings
 from crosstask.models.shared_context import CandidateScorer, ScoringInstance, collate_packed, shared_context_logits
 from crosstask.training.card import card_info
+from crosstask.training.collators import pair_collator
 from crosstask.training.pairs import Pair, PairConfig, build_pairs, pair_counts
 from crosstask.training.trainer import DevEval, Trainer, TrainingArguments, TrainResult
 
@@ -90,7 +91,7 @@ def train_classifier(train_tasks: Sequence[TypedTask], config: ClassifierTrainin
         collate = lambda fs: packed_collate(fs, tokenizer.pad_token_id)  # noqa: E731
     else:
         features = encode_pairs(pairs, train_tasks, encoder, config.prompt)
-        collate = lambda fs: pad_collate(fs, tokenizer.pad_token_id)  # noqa: E731
+        collate = pair_collator(tokenizer)
 
     def evaluate(m):
         return dev_eval(m, encoder, trainer.accelerator)

@@ -16,10 +16,10 @@ from crosstask.models.generator import (
     generator_arch,
     load_generator,
     save_generator,
-    seq2seq_collate,
 )
 from crosstask.models.kinds import save_inference_settings
 from crosstask.training.card import card_info
+from crosstask.training.collators import seq2seq_collator
 from crosstask.training.trainer import DevEval, Trainer, TrainingArguments, TrainResult
 
 
@@ -64,7 +64,7 @@ def train_generator(train_tasks: Sequence[TypedTask], config: GeneratorTrainingC
         save_inference_settings(directory, config.prompt, config.model.max_source_length,
                                 config.model.max_target_length, **card)
 
-    trainer = Trainer(model, features, lambda fs: seq2seq_collate(fs, tokenizer.pad_token_id), seq2seq_loss, args,
+    trainer = Trainer(model, features, seq2seq_collator(tokenizer), seq2seq_loss, args,
                       save, evaluate_fn=evaluate if dev_eval else None, accelerator=accelerator)
     trainer.train()
     return trainer.result(examples=len(features), tokenizer=tokenizer)
