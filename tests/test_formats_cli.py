@@ -38,12 +38,18 @@ def test_train_and_evaluate_from_the_cli(bert, tmp_path, capsys, source, n_cls):
     assert metrics["metrics"]["cls/classifier"]["overall"]["n"] == 3 * n_cls
 
 
-def test_recross_upstream_from_a_p3_folder(bert, tmp_path):
-    out = tmp_path / "upstream"
-    main(["recross", "upstream", "--kind", "classifier", "--data", str(FIXTURES / "p3"), "--model", bert,
+def test_recross_upstream_and_zero_shot_from_a_p3_folder(bert, tmp_path):
+    data, out = str(FIXTURES / "p3"), tmp_path / "upstream"
+    main(["recross", "upstream", "--kind", "classifier", "--data", data, "--model", bert,
           "--max-steps", "1", "--max-per-task", "4", "--output", str(out), *SMALL])
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["steps"] == 1 and summary["n_records"] > 0
+    assert main(["recross", "run", "--data", data, "--target", "all", "--retriever", "random", "--rounds", "0",
+                 "--queries", "1", "--n", "2", "--upstream", str(out), "--output", str(tmp_path / "runs"),
+                 "--max-length", "64", "--mixed-precision", "no"]) in (0, None)
+    cb = json.loads((tmp_path / "runs" / "summary.json").read_text())["targets"]["super_glue-cb"]
+    assert cb["counts"]["test"] == 4 and cb["counts"]["rank_records"] == 2  # validation rows of the two templates
+    assert "rank/classifier/accuracy" in cb["zero_shot"]  # scored zero-shot on the P3 target
 
 
 def test_missing_data_path_is_still_a_one_line_error(tmp_path, capsys):
