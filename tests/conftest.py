@@ -24,3 +24,13 @@ def recross_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"real ReCross data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def bert(tmp_path_factory) -> str:
+    """A tiny random BERT (seeded) with the packaged tokenizer, shared by the tests that train through the CLI."""
+    import torch
+    from tiny_models import tiny_bert
+
+    torch.manual_seed(0)
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert") / "bert")

@@ -116,11 +116,6 @@ def test_every_command_takes_config(tmp_path, capsys):
     assert all(r["overall"]["n"] <= 2 * report["n_tasks"] for r in report["results"].values())
 
 
-@pytest.fixture(scope="module")
-def bert(tmp_path_factory) -> str:
-    from tiny_models import tiny_bert
-    return tiny_bert(tmp_path_factory.mktemp("config-cli") / "bert")
-
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):

@@ -244,14 +244,8 @@ def test_corrupt_files_and_mixed_folders_are_named(tmp_path):
 
 # ----- end to end: train and evaluate a tiny classifier on what the readers give -----
 
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory):
-    from tiny_models import tiny_bert
-    return tiny_bert(tmp_path_factory.mktemp("tiny") / "bert")
-
-
 @pytest.mark.parametrize("source", [GENERIC, HUB], ids=["generic-jsonl", "superni-hub"])
-def test_train_and_evaluate_a_tiny_classifier(tiny_encoder, source, cache, tmp_path):
+def test_train_and_evaluate_a_tiny_classifier(bert, source, cache, tmp_path):
     from crosstask.experiments import superni as pipeline
     from crosstask.models.classifier import ClassifierConfig
     from crosstask.training.classifier import ClassifierTrainingConfig
@@ -260,7 +254,7 @@ def test_train_and_evaluate_a_tiny_classifier(tiny_encoder, source, cache, tmp_p
 
     data = DataConfig(data=prepare_data(source), max_train_instances=4, max_test_instances=3, dev_tasks=0)
     args = TrainingArguments(str(tmp_path / "run"), batch_size=4, max_steps=2, lr=1e-3, progress=False)
-    config = ClassifierTrainingConfig(ClassifierConfig(tiny_encoder), PairConfig(negatives=1), max_length=64)
+    config = ClassifierTrainingConfig(ClassifierConfig(bert), PairConfig(negatives=1), max_length=64)
     summary = pipeline.train("classifier", data, config, args)
     assert summary["steps"] == 2 and summary["train_tasks"] == (2 if source == GENERIC else 3)
     report = pipeline.evaluate(data, tmp_path / "eval", classifier=str(tmp_path / "run"),

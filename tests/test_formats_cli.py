@@ -12,11 +12,6 @@ from crosstask.cli import main
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "formats"
 
 
-@pytest.fixture(scope="module")
-def bert(tmp_path_factory) -> str:
-    from tiny_models import tiny_bert
-    return tiny_bert(tmp_path_factory.mktemp("formats-cli") / "bert")
-
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):

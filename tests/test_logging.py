@@ -11,7 +11,6 @@ import yaml
 from fault_helpers import run_cli
 from test_malformed import _superni_dir as superni_dir
 from test_malformed import valid_task
-from tiny_models import tiny_bert
 
 import crosstask
 from crosstask.cli import build_parser
@@ -20,10 +19,6 @@ from crosstask.core import precision
 DEBUG_LINE = "crosstask: test split of"  # load_split's debug line
 INFO_LINE = "crosstask: precision auto:"  # the trainer's INFO line on which precision `auto` chose
 
-
-@pytest.fixture(scope="module")
-def bert(tmp_path_factory) -> str:
-    return tiny_bert(tmp_path_factory.mktemp("logging-bert") / "bert")
 
 
 def _train(bert: str, output: Path, *flags: str) -> list[str]:

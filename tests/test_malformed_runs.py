@@ -10,16 +10,10 @@ from pathlib import Path
 
 import pytest
 from fault_helpers import assert_one_line_error, expect_refused, run_cli, snapshot
-from tiny_models import tiny_bert
 
 from crosstask.core.runs import run_lock
 from crosstask.training import classifier as classifier_training
 from crosstask.training import trainer as trainer_module
-
-
-@pytest.fixture(scope="module")
-def bert(tmp_path_factory) -> str:
-    return tiny_bert(tmp_path_factory.mktemp("runs-bert") / "bert")
 
 
 def base(bert: str, output: Path, *extra: str) -> list[str]:

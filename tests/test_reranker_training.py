@@ -6,16 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from tiny_models import tiny_bert
 
 from crosstask.retrieval import reranker
 from crosstask.training import reranker as training
-
-
-@pytest.fixture(scope="module")
-def bert(tmp_path_factory):
-    return tiny_bert(tmp_path_factory.mktemp("tiny") / "bert")
-
 
 ROWS = [{"query": f"Review {i}: good?", "candidate": c, "label": int(c.startswith("Review"))}
         for i in range(6) for c in (f"Review {i + 9}: bad.", f"Premise {i}: cats.")]
