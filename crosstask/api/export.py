@@ -82,15 +82,16 @@ def export_cross_encoder(model: Classifier | str | Path, output: str | Path, ove
     output = Path(output)
     if output.exists() and any(output.iterdir()) and not overwrite:
         raise CrosstaskError(f"{output} is not empty (pass overwrite=True / --overwrite to replace it)")
-    classifier.model.to("cpu").eval()
+    classifier.model.eval()
+    device = str(next(classifier.model.parameters()).device)  # the check runs where the model is
     with tempfile.TemporaryDirectory(prefix="crosstask-export-") as work:
         encoder_dir = Path(work) / ENCODER_DIR
         classifier.model.encoder.save_pretrained(encoder_dir)
         classifier.tokenizer.save_pretrained(encoder_dir)
         staged = Path(work) / "cross-encoder"
-        CrossEncoder(modules=_cross_encoder_modules(classifier, encoder_dir), device="cpu").save_pretrained(
+        CrossEncoder(modules=_cross_encoder_modules(classifier, encoder_dir), device=device).save_pretrained(
             str(staged))
-        difference = _check_equal(classifier, CrossEncoder(str(staged), device="cpu"))
+        difference = _check_equal(classifier, CrossEncoder(str(staged), device=device))
         if difference > ATOL:
             raise CrosstaskError(f"the CrossEncoder export differs from the classifier by {difference:.2e} (> {ATOL})"
                                  " on a probe prompt; not written")
