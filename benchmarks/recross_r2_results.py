@@ -1,0 +1,73 @@
+"""Collect ReCross round 2 zero-shot runs (benchmarks/recross_r2.sh) into docs/results/recross_r2.json and a
+Markdown table printed to stdout: per target the upstream's zero-shot rank accuracy beside the per-template
+majority option and the uniform-random option, and the share of inputs cut.
+
+Usage: .venv/bin/python benchmarks/recross_r2_results.py [--out runs/bench/recross_r2_classifier]
+       [--json docs/results/recross_r2.json]   (extra run roots: --extra NAME=DIR, e.g. in-distribution checks)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from crosstask.core.io import atomic_write_json
+
+METRIC = "rank/classifier/accuracy"
+
+
+def rows(summary: dict) -> list[dict]:
+    out = []
+    for target, entry in summary["targets"].items():
+        counts, base = entry["counts"], entry.get("baselines", {})
+        out.append({"target": target, "zero_shot": entry["zero_shot"].get(METRIC), "majority": base.get("majority"),
+                    "uniform": base.get("uniform"), "rank_records": counts.get("rank_records"),
+                    "inputs_cut": counts.get("inputs_cut"), "inputs_checked": counts.get("inputs_checked")})
+    return out
+
+
+def mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def table(title: str, block: list[dict]) -> str:
+    lines = [f"### {title}", "",
+             "| target | zero-shot | majority option | uniform option | rank records | inputs cut |",
+             "|---|---|---|---|---|---|"]
+    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+    for r in block:
+        lines.append(f"| {r['target']} | {fmt(r['zero_shot'])} | {fmt(r['majority'])} | {fmt(r['uniform'])} | "
+                     f"{r['rank_records']} | {r['inputs_cut']}/{r['inputs_checked']} |")
+    lines.append(f"| **mean** | {fmt(mean(r['zero_shot'] for r in block))} | {fmt(mean(r['majority'] for r in block))}"
+                 f" | {fmt(mean(r['uniform'] for r in block))} | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="runs/bench/recross_r2_classifier")
+    parser.add_argument("--json", default="docs/results/recross_r2.json")
+    parser.add_argument("--extra", nargs="*", default=[])
+    args = parser.parse_args()
+    root = Path(args.out)
+    upstream = json.loads((root / "upstream" / "train_summary.json").read_text())
+    roots = {"targets": root / "runs", "pseudo_targets": root / "pseudo"}
+    roots.update({k: Path(v) for k, v in (e.split("=", 1) for e in args.extra)})
+    report = {"metric": METRIC + " (rank classification: the option with the highest P(correct); x100)",
+              "upstream": {k: upstream.get(k) for k in ("command", "data_hash", "seed", "machine", "n_records",
+                                                        "upstream_tasks", "held_out_tasks", "steps", "time")}}
+    for name, path in roots.items():
+        summary = json.loads((path / "summary.json").read_text())
+        block = rows(summary)
+        report[name] = {"command": summary["command"], "data_hash": summary["data_hash"], "rows": block,
+                        "mean_zero_shot": mean(r["zero_shot"] for r in block),
+                        "mean_majority": mean(r["majority"] for r in block),
+                        "mean_uniform": mean(r["uniform"] for r in block)}
+        print(table(name, block), end="\n\n")
+    atomic_write_json(Path(args.json), report)
+
+
+if __name__ == "__main__":
+    main()
