@@ -5,6 +5,9 @@ split (800 train records, 100 held-out):
                               (8 instances per step) instead of per-pair binary cross-entropy
   probe                       frozen all-MiniLM-L6-v2 mean-pooled input embeddings + logistic regression
                               (SetFit's recipe): is the information in the backbone?
+  interaction LR EPOCHS       the fix proposed there: input and candidate pooled SEPARATELY by the (trained)
+                              encoder, a linear head on [u, v, u*v, |u-v|] (SBERT's classification objective),
+                              per-pair binary cross-entropy as the pair classifier
 """
 
 from __future__ import annotations
@@ -104,8 +107,56 @@ def probe() -> None:
     print({"test_accuracy": (predicted == y_test).float().mean().item(), "positive_share": y_test.mean().item()})
 
 
+def interaction(lr: float, epochs: int) -> None:
+    torch.manual_seed(0)
+    records, train, test = split()
+    options: dict[str, list[str]] = {}
+    for r in records[:3000]:
+        options.setdefault(r.template, [])
+        options[r.template] += [o for o in r.outputs if o not in options[r.template]]
+    tokenizer, encoder = load_tokenizer("default"), load_encoder("default")
+    head = torch.nn.Linear(4 * encoder.config.hidden_size, 1)
+    optimizer = torch.optim.AdamW([{"params": encoder.parameters(), "lr": lr},
+                                   {"params": head.parameters(), "lr": 1e-3}])
+
+    def pooled(texts):
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+        hidden, mask = encoder(**batch).last_hidden_state, batch["attention_mask"].unsqueeze(-1).float()
+        return (hidden * mask).sum(1) / mask.sum(1)
+
+    def logits(rows):
+        pairs = [(r.input, c, float(c in r.outputs)) for r in rows for c in options[r.template]]
+        u, v = pooled([p[0] for p in pairs]), pooled([p[1] for p in pairs])
+        return head(torch.cat([u, v, u * v, (u - v).abs()], -1)).squeeze(-1), torch.tensor([p[2] for p in pairs])
+
+    losses = []
+    for epoch in range(epochs):
+        random.Random(epoch).shuffle(train)
+        encoder.train()
+        for start in range(0, len(train), 8):
+            loss = F.binary_cross_entropy_with_logits(*logits(train[start:start + 8]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    encoder.eval()
+
+    def accuracy(rows) -> float:
+        with torch.no_grad():
+            right = 0
+            for r in rows:
+                scores, _ = logits([r])
+                right += options[r.template][int(scores.argmax())] in r.outputs
+        return right / len(rows)
+
+    print({"loss_first10": round(sum(losses[:10]) / 10, 3), "loss_last10": round(sum(losses[-10:]) / 10, 3),
+           "train": accuracy(train[:100]), "test": accuracy(test)})
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["probe"]:
         probe()
+    elif sys.argv[1:2] == ["interaction"]:
+        interaction(float(sys.argv[2]), int(sys.argv[3]))
     else:
         listwise(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
