@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from rouge_score import rouge_scorer, scoring
 
 from crosstask.data.text import normalize_answer
 
@@ -30,7 +29,9 @@ def soft_exact_match(prediction: str, reference: str) -> float:
 
 
 @lru_cache(maxsize=2)
-def _scorer(rouge_type: str) -> rouge_scorer.RougeScorer:
+def _scorer(rouge_type: str):
+    from rouge_score import rouge_scorer  # heavy (nltk, scipy: ~2 s): loaded on first score, not with the CLI
+
     return rouge_scorer.RougeScorer([rouge_type], use_stemmer=True)
 
 
@@ -86,6 +87,8 @@ def rouge_l(prediction: str, reference: str) -> float:
     if not target or not predicted:
         return 0.0
     lcs = lcs_length(target, predicted)
+    from rouge_score import scoring  # loaded by _scorer above; local only to keep it off the import path
+
     return scoring.fmeasure(lcs / len(predicted), lcs / len(target))
 
 
