@@ -35,6 +35,25 @@ def split():
     return records, records[:800], records[4000:4100]
 
 
+def train_steps(module: torch.nn.Module, optimizer, train: list, epochs: int, loss_of, clip: float | None = None
+                ) -> list[float]:
+    """Epochs of 8-record steps over `train` (reshuffled per epoch, seeded); the loss of each step."""
+    losses = []
+    for epoch in range(epochs):
+        random.Random(epoch).shuffle(train)
+        module.train()
+        for start in range(0, len(train), 8):
+            loss = loss_of(train[start:start + 8])
+            optimizer.zero_grad()
+            loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
+            optimizer.step()
+            losses.append(loss.item())
+    module.eval()
+    return losses
+
+
 def listwise(pooling: str, lr: float, epochs: int) -> None:
     torch.manual_seed(0)
     records, train, test = split()
@@ -55,18 +74,7 @@ def listwise(pooling: str, lr: float, epochs: int) -> None:
         logits = model(ids, (ids != tokenizer.pad_token_id).long())
         return (logits[:, 1] - logits[:, 0]).view(len(rows), -1), torch.tensor(gold)
 
-    losses = []
-    for epoch in range(epochs):
-        random.Random(epoch).shuffle(train)
-        model.train()
-        for start in range(0, len(train), 8):
-            loss = F.cross_entropy(*scores(train[start:start + 8]))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(loss.item())
-    model.eval()
+    losses = train_steps(model, optimizer, train, epochs, lambda rows: F.cross_entropy(*scores(rows)), clip=1.0)
     with torch.no_grad():
         accuracy = {name: (lambda s, g: (s.argmax(1) == g).float().mean().item())(*scores(rows))
                     for name, rows in (("train", train[:100]), ("test", test))}
@@ -129,17 +137,8 @@ def interaction(lr: float, epochs: int) -> None:
         u, v = pooled([p[0] for p in pairs]), pooled([p[1] for p in pairs])
         return head(torch.cat([u, v, u * v, (u - v).abs()], -1)).squeeze(-1), torch.tensor([p[2] for p in pairs])
 
-    losses = []
-    for epoch in range(epochs):
-        random.Random(epoch).shuffle(train)
-        encoder.train()
-        for start in range(0, len(train), 8):
-            loss = F.binary_cross_entropy_with_logits(*logits(train[start:start + 8]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-    encoder.eval()
+    losses = train_steps(encoder, optimizer, train, epochs,
+                         lambda rows: F.binary_cross_entropy_with_logits(*logits(rows)))
 
     def accuracy(rows) -> float:
         with torch.no_grad():
