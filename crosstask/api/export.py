@@ -79,6 +79,9 @@ def export_cross_encoder(model: Classifier | str | Path, output: str | Path, ove
     if classifier.config.model.shared_context:
         raise CrosstaskError("a shared-context classifier has no CrossEncoder equivalent (its context never attends "
                              "to the candidate); export a classifier trained without --shared-context")
+    if classifier.config.model.siamese:
+        raise CrosstaskError("a siamese classifier has no CrossEncoder equivalent (it encodes the context and the "
+                             "candidate apart); export a classifier trained without --siamese")
     output = Path(output)
     if output.exists() and any(output.iterdir()) and not overwrite:
         raise CrosstaskError(f"{output} is not empty (pass overwrite=True / --overwrite to replace it)")

@@ -179,8 +179,7 @@ class Classifier(_Model):
     def _architecture(self) -> dict:
         model = self.config.model
         return {"base_model": self.settings.get("base_model") or str(model.model),
-                "architecture": {"encoder": "AutoModel", "pooling": model.pooling, "head": "linear(2)",
-                                 "dropout": model.dropout, "shared_context": model.shared_context}}
+                "architecture": model.architecture()}
 
     @classmethod
     def from_backbone(cls, backbone: str = "default", *, max_length: int = 256, prompt: PromptConfig | None = None,

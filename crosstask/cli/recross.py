@@ -185,6 +185,8 @@ def _register_upstream(sub) -> None:
     option(up, "--max-length", type=positive, sets=(UpstreamConfig, "max_length"),
            help="max pair / source length in tokens")
     option(up, "--max-steps", type=positive, sets=(run, "max_steps"))
+    option(up, "--siamese", sets=(UpstreamConfig, "siamese"),
+           help="classifier upstream: context and candidate pooled apart, head on [u, v, u*v, |u-v|]")
     option(up, "--max-cls-labels", type=positive, sets=(UpstreamConfig, "max_cls_labels"),
            help="templates with ≤ N labels are CLS")
     option(up, "--dev-templates", type=non_negative, sets=(UpstreamConfig, "dev_templates"),

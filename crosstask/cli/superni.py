@@ -125,6 +125,9 @@ def _register_train(commands) -> None:
     option(train, "--shared-context", sets=(ClassifierConfig, "shared_context"),
            help="classifier variant: all candidates of an instance in one pass (context does not attend to "
                 "candidates); faster to train and evaluate")
+    option(train, "--siamese", sets=(ClassifierConfig, "siamese"),
+           help="classifier architecture: context and candidate pooled in separate passes, head on [u, v, u*v, "
+                "|u-v|] (learns balanced binary tasks the pair classifier does not; each context encoded once)")
     option(train, "--negatives", type=int, sets=(PairConfig, "negatives"),
            help="negatives per positive (default: all labels)")
     option(train, "--mix-gen", sets=[(PairConfig, "mix_gen"), (GeneratorTrainingConfig, "mix_gen")],

@@ -93,6 +93,11 @@ def candidate_segments(candidate: str) -> list[Segment]:
     return [Segment(f"\nOutput: {_sentence(candidate)}\nIs this example correct?", truncatable=False)]
 
 
+def candidate_alone_segments(candidate: str) -> list[Segment]:
+    """The candidate side of a siamese classifier: the candidate text alone (a long one keeps its start)."""
+    return [Segment(_sentence(candidate))]
+
+
 def render(segments: Sequence[Segment]) -> str:
     return "".join(segment.text for segment in segments)
 

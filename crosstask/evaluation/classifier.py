@@ -38,8 +38,8 @@ def predict_candidates(model, tasks: Sequence[TypedTask], encoder: PromptEncoder
     local = shard(items, accelerator)
     device = accelerator.device if accelerator is not None else next(model.parameters()).device
     candidate_lists = [tuple(candidates_for(t, i) if candidates_for else t.labels) for t, i in local]
-    if getattr(model.config, "shared_context", False):
-        scores = _shared_context_scores(model, local, candidate_lists, encoder, prompt)
+    if getattr(model.config, "shared_context", False) or getattr(model.config, "siamese", False):
+        scores = _scorer_scores(model, local, candidate_lists, encoder, prompt)
     else:
         features = [encoder.encode(pair_segments(t, i.input, c, prompt))
                     for (t, i), cands in zip(local, candidate_lists) for c in cands]
@@ -56,8 +56,9 @@ def predict_candidates(model, tasks: Sequence[TypedTask], encoder: PromptEncoder
     return gather_shards(predictions, accelerator, key=lambda p: p.id)
 
 
-def _shared_context_scores(model, items, candidate_lists, encoder: PromptEncoder, prompt: PromptConfig) -> list[float]:
-    """Flat P(correct) list, every instance's candidates scored in one packed pass."""
+def _scorer_scores(model, items, candidate_lists, encoder: PromptEncoder, prompt: PromptConfig) -> list[float]:
+    """Flat P(correct) list by `CandidateScorer`: every instance's context encoded once (shared-context packs,
+    or siamese embeddings)."""
     instances = [ScoringInstance(classifier_context_segments(t.task.definition, t.task.positive_examples,
                                                              t.task.negative_examples, i.input, prompt), cands)
                  for (t, i), cands in zip(items, candidate_lists)]

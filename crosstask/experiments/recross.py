@@ -87,6 +87,7 @@ class UpstreamConfig:
     dev_templates: int = 0  # CLS templates held out for model selection
     exclude_tasks: tuple[str, ...] = ()  # upstream tasks left out (pseudo-targets to choose adaptation settings on)
     generator_arch: str | None = GeneratorConfig.arch  # None: unilm for BERT backbones, seq2seq for T5 / BART
+    siamese: bool = ClassifierConfig.siamese  # classifier architecture (models.classifier)
 
 
 def train_upstream(recross_dir: str | Path, output_dir: str | Path, config: UpstreamConfig = UpstreamConfig(),
@@ -106,7 +107,8 @@ def train_upstream(recross_dir: str | Path, output_dir: str | Path, config: Upst
     held = set(random.Random(seed).sample(cls_names, min(config.dev_templates, max(0, len(cls_names) - 1))))
     train, dev = [t for t in tasks if t.name not in held], [t for t in tasks if t.name in held]
     if kind == "classifier":
-        training: Any = ClassifierTrainingConfig(ClassifierConfig(model), PairConfig(mix_gen=True, seed=seed),
+        training: Any = ClassifierTrainingConfig(ClassifierConfig(model, siamese=config.siamese),
+                                                 PairConfig(mix_gen=True, seed=seed),
                                                  prompt=T0_PROMPT, max_length=max_length)
     elif kind == "generator":
         training = GeneratorTrainingConfig(GeneratorConfig(model, False, max_length, config.max_target_length,

@@ -1,5 +1,11 @@
 """Encoder-classifier: encoder + pooling + dropout + linear layer to 2 logits (incorrect, correct).
 
+Two architectures: `cross` (default) reads `[context ; candidate]` as one sequence, pooled once. `siamese`
+pools the context u and the candidate v in separate passes of the same encoder and puts the head on
+[u, v, u*v, |u-v|] (SBERT's classification objective): the cross pair classifier stays on the ln 2 plateau
+on balanced binary tasks, where the siamese one learns (docs/results/recross_r2.md); and every context is
+encoded once however many candidates it has.
+
 Pooling defaults to `mean` (masked mean over tokens): the default backbone, all-MiniLM-L6-v2, was
 trained to produce mean-pooled sentence embeddings (its [CLS] vector was never trained for anything),
 and T5 encoders have no [CLS] token at all. `first` pools the first token, as BERT-style classifiers do.
@@ -8,6 +14,7 @@ and T5 encoders have no [CLS] token at all. `first` pools the first token, as BE
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,10 +40,19 @@ class ClassifierConfig:
     dropout: float = 0.2
     trust_remote_code: bool = False
     shared_context: bool = False  # score all candidates of an instance in one pass (a model variant)
+    siamese: bool = False  # context and candidate pooled separately, head on [u, v, u*v, |u-v|]
 
     def __post_init__(self):
         if self.pooling not in ("mean", "first"):
             raise CrosstaskError(f"pooling must be 'mean' or 'first', got {self.pooling!r}")
+        if self.siamese and self.shared_context:
+            raise CrosstaskError("a classifier is either siamese or shared-context, not both")
+
+    def architecture(self) -> dict:
+        """What the model card and the inference settings say of the architecture."""
+        return {"encoder": "AutoModel", "pooling": self.pooling,
+                "head": "linear(2) on [u, v, u*v, |u-v|]" if self.siamese else "linear(2)",
+                "dropout": self.dropout, "shared_context": self.shared_context, "siamese": self.siamese}
 
 
 def load_encoder(name_or_path: str, trust_remote_code: bool = False) -> nn.Module:
@@ -84,7 +100,7 @@ class EncoderClassifier(nn.Module):
         self.encoder = encoder
         self.config = config
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(_hidden_size(encoder), 2)
+        self.head = nn.Linear(_hidden_size(encoder) * (4 if config.siamese else 1), 2)
 
     @classmethod
     def from_backbone(cls, config: ClassifierConfig) -> "EncoderClassifier":
@@ -96,9 +112,27 @@ class EncoderClassifier(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled encoder output, (batch, hidden)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.head(self.dropout(self.pool(hidden, attention_mask)))
+        return self.pool(hidden, attention_mask)
+
+    def interaction_logits(self, context: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+        """Siamese head: (batch, 2) logits from pooled contexts u and candidates v."""
+        features = torch.cat([context, candidate, context * candidate, (context - candidate).abs()], -1)
+        return self.head(self.dropout(features))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, candidate_ids: torch.Tensor | None = None,
+                candidate_attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, 2) logits: of `[context ; candidate]` pairs in `input_ids` (cross), or of the contexts in
+        `input_ids` against the candidates in `candidate_ids` (siamese)."""
+        if not self.config.siamese:
+            return self.head(self.dropout(self.embed(input_ids, attention_mask)))
+        if candidate_ids is None or candidate_attention_mask is None:
+            raise CrosstaskError("a siamese classifier scores a context against a candidate: pass candidate_ids and "
+                                 "candidate_attention_mask")
+        return self.interaction_logits(self.embed(input_ids, attention_mask),
+                                       self.embed(candidate_ids, candidate_attention_mask))
 
     def parameter_groups(self, lr: float, head_lr: float, weight_decay: float = 0.01) -> list[dict]:
         """Optimizer groups: encoder at `lr`, head at `head_lr` (biases/norms without weight decay)."""
@@ -172,3 +206,33 @@ def score_pairs(model, features: list[list[int]], pad_token_id: int, batch_size:
         for i, p in zip(chunk, torch.softmax(logits.float(), -1)[:, 1].tolist()):
             scores[i] = p
     return scores
+
+
+def _embed_all(model, sequences: Sequence[Sequence[int]], pad_token_id: int, batch_size: int,
+               device: torch.device | str) -> torch.Tensor:
+    """(len(sequences), hidden) pooled embeddings; batches grouped by length."""
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    rows: list[torch.Tensor | None] = [None] * len(sequences)
+    starts = range(0, len(order), batch_size)
+    for start in progress(starts, len(starts), "embed", min_items=20):
+        chunk = order[start:start + batch_size]
+        batch = pad_collate([{"input_ids": list(sequences[i])} for i in chunk], pad_token_id)
+        for i, row in zip(chunk, model.embed(batch["input_ids"].to(device), batch["attention_mask"].to(device))):
+            rows[i] = row
+    return torch.stack(rows) if rows else torch.zeros(0)
+
+
+@torch.inference_mode()
+def score_siamese(model, contexts: Sequence[Sequence[int]], candidates: Sequence[Sequence[int]],
+                  pairs: Sequence[tuple[int, int]], pad_token_id: int, batch_size: int = 64,
+                  device: torch.device | str | None = None) -> list[float]:
+    """P(correct) of each (context index, candidate index) pair of a siamese classifier; every context and
+    every candidate is encoded once."""
+    if not pairs:
+        return []
+    device = device if device is not None else next(model.parameters()).device
+    u = _embed_all(model, contexts, pad_token_id, batch_size, device)
+    v = _embed_all(model, candidates, pad_token_id, batch_size, device)
+    index = torch.tensor(pairs, dtype=torch.long, device=u.device)
+    logits = model.interaction_logits(u[index[:, 0]], v[index[:, 1]])
+    return torch.softmax(logits.float(), -1)[:, 1].tolist()

@@ -31,11 +31,12 @@ from crosstask.core.errors import CrosstaskError
 from crosstask.data.prompts import (
     PromptEncoder,
     Segment,
+    candidate_alone_segments,
     candidate_segments,
     cut_piece,
     fit_lengths,
 )
-from crosstask.models.classifier import score_pairs
+from crosstask.models.classifier import score_pairs, score_siamese
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ class ScoringInstance:
 
 
 class CandidateScorer:
-    """Scores candidates: shared-context when the model supports it (mean pooling, 4D masks, position
+    """Scores candidates: a siamese classifier encodes each context and each distinct candidate once
+    (`score_siamese`); else shared-context when the model supports it (mean pooling, 4D masks, position
     ids), else per-pair full attention (`score_pairs`) with a one-time warning saying so."""
 
     def __init__(self, model: nn.Module, encoder: PromptEncoder, batch_size: int = 16,
@@ -211,7 +213,13 @@ class CandidateScorer:
         self.tail, self.max_tail_length = tail, max_tail_length  # tails keep their last max_tail_length ids
 
     @property
+    def siamese(self) -> bool:
+        return bool(getattr(self.model.config, "siamese", False))
+
+    @property
     def shared(self) -> bool:
+        if self._shared is None and self.siamese:
+            self._shared = False
         if self._shared is None:
             reason = ("pooling is not 'mean'" if self.model.config.pooling != "mean" else
                       None if supports_custom_mask(self.model.encoder) else
@@ -260,6 +268,8 @@ class CandidateScorer:
         was_training = self.model.training
         self.model.eval()
         try:
+            if self.siamese:
+                return self._score_siamese(instances)
             return self._score_shared(instances) if self.shared else self._score_pairs(instances)
         finally:
             self.model.train(was_training)
@@ -268,6 +278,15 @@ class CandidateScorer:
         device = next(self.model.parameters()).device
         features = [self.encoder.encode([*inst.context, *self.tail(c)]) for inst in instances for c in inst.candidates]
         scores = score_pairs(self.model, features, self.encoder.tokenizer.pad_token_id, self.batch_size, device)
+        return _split(scores, [len(inst.candidates) for inst in instances])
+
+    def _score_siamese(self, instances: Sequence[ScoringInstance]) -> list[list[float]]:
+        index: dict[str, int] = {}
+        pairs = [(n, index.setdefault(c, len(index))) for n, inst in enumerate(instances) for c in inst.candidates]
+        contexts = [self.encoder.encode(inst.context) for inst in instances]
+        candidates = [self.encoder.encode(candidate_alone_segments(c)) for c in index]
+        scores = score_siamese(self.model, contexts, candidates, pairs, self.encoder.tokenizer.pad_token_id,
+                               max(self.batch_size, 64), next(self.model.parameters()).device)
         return _split(scores, [len(inst.candidates) for inst in instances])
 
     def _score_shared(self, instances: Sequence[ScoringInstance]) -> list[list[float]]:

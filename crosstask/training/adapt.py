@@ -33,7 +33,7 @@ from crosstask.models.classifier import EncoderClassifier
 from crosstask.models.generator import save_generator
 from crosstask.models.kinds import load_model
 from crosstask.training.classifier import classifier_loss, encode_pairs
-from crosstask.training.collators import pair_collator, seq2seq_collator
+from crosstask.training.collators import classifier_collator, seq2seq_collator
 from crosstask.training.generator import generator_features
 from crosstask.training.pairs import PairConfig, build_pairs
 from crosstask.training.trainer import Trainer, TrainingArguments
@@ -77,11 +77,12 @@ def save_model(model, tokenizer, directory: Path, kind: str) -> None:
         save_generator(model, tokenizer, directory)
 
 
-def classifier_features(records: Sequence[T0Record], tokenizer, config: AdaptConfig) -> list[dict]:
+def classifier_features(records: Sequence[T0Record], tokenizer, config: AdaptConfig, siamese: bool = False
+                        ) -> list[dict]:
     """Encoded (pair, label) features of the records' templates, "w/ GEN" pairs included."""
     tasks = t0_typed_tasks(records, max_cls_labels=config.max_cls_labels)
     pairs = build_pairs(tasks, config.pairs)
-    return encode_pairs(pairs, tasks, PromptEncoder(tokenizer, config.max_length), config.prompt)
+    return encode_pairs(pairs, tasks, PromptEncoder(tokenizer, config.max_length), config.prompt, siamese)
 
 
 def seq2seq_features(records: Sequence[T0Record], tokenizer, config: AdaptConfig) -> list[dict]:
@@ -99,9 +100,9 @@ def token_nll(model, batch: dict, label_smoothing: float = 0.0, reduction: str =
                            label_smoothing=label_smoothing, reduction=reduction)
 
 
-def _collate(kind: str, tokenizer):
+def _collate(kind: str, tokenizer, siamese: bool = False):
     if kind == "classifier":
-        return pair_collator(tokenizer)
+        return classifier_collator(tokenizer, siamese)
     return seq2seq_collator(tokenizer)
 
 
@@ -118,8 +119,9 @@ def fine_tune_model(kind: str, model, tokenizer, records: Sequence[T0Record], co
                     work_dir: str | Path, save: bool = False):
     """Train `model` (in place: pass a copy to keep the original) on `records`; returns (model, tokenizer)."""
     model.train()
+    siamese = kind == "classifier" and bool(getattr(model.config, "siamese", False))
     if kind == "classifier":
-        features, loss_fn = classifier_features(records, tokenizer, config), classifier_loss
+        features, loss_fn = classifier_features(records, tokenizer, config, siamese), classifier_loss
         groups = model.parameter_groups(config.lr, config.lr, config.weight_decay)
     else:
         features, groups = seq2seq_features(records, tokenizer, config), None
@@ -130,7 +132,7 @@ def fine_tune_model(kind: str, model, tokenizer, records: Sequence[T0Record], co
                              keep_checkpoints=0, log_every=50, progress=config.progress,
                              mixed_precision=config.mixed_precision)
     save_fn = (lambda m, d: save_model(m, tokenizer, d, kind)) if save else (lambda m, d: None)
-    trainer = Trainer(model, features, _collate(kind, tokenizer), loss_fn, args, save_fn, groups)
+    trainer = Trainer(model, features, _collate(kind, tokenizer, siamese), loss_fn, args, save_fn, groups)
     trainer.train()
     adapted = trainer.accelerator.unwrap_model(trainer.model)
     return adapted.eval(), tokenizer

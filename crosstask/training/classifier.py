@@ -11,14 +11,20 @@ import torch.nn.functional as F
 from accelerate.utils import set_seed
 
 from crosstask.core.errors import CrosstaskError
-from crosstask.data.prompts import PromptConfig, PromptEncoder, classifier_context_segments, pair_segments
+from crosstask.data.prompts import (
+    PromptConfig,
+    PromptEncoder,
+    candidate_alone_segments,
+    classifier_context_segments,
+    pair_segments,
+)
 from crosstask.data.tasktype import TypedTask
 from crosstask.models.backbone import load_tokenizer
 from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
 from crosstask.models.kinds import save_inference_settings
 from crosstask.models.shared_context import CandidateScorer, ScoringInstance, collate_packed, shared_context_logits
 from crosstask.training.card import card_info
-from crosstask.training.collators import pair_collator
+from crosstask.training.collators import classifier_collator
 from crosstask.training.pairs import Pair, PairConfig, build_pairs, pair_counts
 from crosstask.training.trainer import DevEval, Trainer, TrainingArguments, TrainResult
 
@@ -32,17 +38,34 @@ class ClassifierTrainingConfig:
 
 
 def encode_pairs(pairs: Sequence[Pair], tasks: Sequence[TypedTask], encoder: PromptEncoder,
-                 prompt: PromptConfig) -> list[dict]:
+                 prompt: PromptConfig, siamese: bool = False) -> list[dict]:
+    """`{"input_ids", "labels"}` per pair (the pair's one sequence), or for a siamese classifier
+    `{"input_ids" (the context), "candidate_ids", "labels"}`."""
     by_name = {t.name: t for t in tasks}
     inputs = {(t.name, i.id): i.input for t in tasks for i in t.task.instances}
-    return [{"input_ids": encoder.encode(pair_segments(by_name[p.task], inputs[(p.task, p.instance_id)], p.candidate,
-                                                       prompt)),
-             "labels": p.label} for p in pairs]
+    if not siamese:
+        return [{"input_ids": encoder.encode(pair_segments(by_name[p.task], inputs[(p.task, p.instance_id)],
+                                                           p.candidate, prompt)),
+                 "labels": p.label} for p in pairs]
+    contexts: dict[tuple[str, str], list[int]] = {}
+    features = []
+    for p in pairs:
+        key = (p.task, p.instance_id)
+        if key not in contexts:
+            t = by_name[p.task].task
+            contexts[key] = encoder.encode(classifier_context_segments(
+                t.definition, t.positive_examples, t.negative_examples, inputs[key], prompt))
+        features.append({"input_ids": contexts[key], "candidate_ids": encoder.encode(candidate_alone_segments(
+            p.candidate)), "labels": p.label})
+    return features
 
 
 def classifier_loss(model, batch: dict) -> torch.Tensor:
     if "pool_mask" in batch:  # shared-context packs: one row per candidate
         return F.cross_entropy(shared_context_logits(model, batch), batch["labels"])
+    if "candidate_ids" in batch:  # siamese: contexts and candidates apart
+        return F.cross_entropy(model(batch["input_ids"], batch["attention_mask"], batch["candidate_ids"],
+                                     batch["candidate_attention_mask"]), batch["labels"])
     return F.cross_entropy(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
 
 
@@ -90,15 +113,13 @@ def train_classifier(train_tasks: Sequence[TypedTask], config: ClassifierTrainin
         features = encode_packed_pairs(pairs, train_tasks, model, encoder, config.prompt)
         collate = lambda fs: packed_collate(fs, tokenizer.pad_token_id)  # noqa: E731
     else:
-        features = encode_pairs(pairs, train_tasks, encoder, config.prompt)
-        collate = pair_collator(tokenizer)
+        features = encode_pairs(pairs, train_tasks, encoder, config.prompt, config.model.siamese)
+        collate = classifier_collator(tokenizer, config.model.siamese)
 
     def evaluate(m):
         return dev_eval(m, encoder, trainer.accelerator)
 
-    card = card_info("classifier", {"encoder": "AutoModel", "pooling": config.model.pooling, "head": "linear(2)",
-                                    "dropout": config.model.dropout, "shared_context": config.model.shared_context},
-                     config.model.model, train_tasks)
+    card = card_info("classifier", config.model.architecture(), config.model.model, train_tasks)
 
     def save(m, directory: Path):
         m.save_pretrained(directory, tokenizer)

@@ -26,6 +26,27 @@ def pair_collator(tokenizer):
     return DataCollatorWithPadding(_right_padding(tokenizer), return_tensors="pt")
 
 
+def siamese_collator(tokenizer):
+    """`{"input_ids", "candidate_ids", "labels"}` features of a siamese classifier: contexts and candidates each
+    right-padded to the longest of the batch (input_ids / attention_mask, candidate_ids /
+    candidate_attention_mask), labels int64."""
+    from crosstask.models.classifier import pad_collate
+
+    pad = tokenizer.pad_token_id
+
+    def collate(features: list[dict]) -> dict:
+        batch = pad_collate([{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features], pad)
+        candidates = pad_collate([{"input_ids": f["candidate_ids"]} for f in features], pad)
+        return {**batch, "candidate_ids": candidates["input_ids"],
+                "candidate_attention_mask": candidates["attention_mask"]}
+    return collate
+
+
+def classifier_collator(tokenizer, siamese: bool = False):
+    """The collator of classifier pair features (`encode_pairs`) of either architecture."""
+    return siamese_collator(tokenizer) if siamese else pair_collator(tokenizer)
+
+
 def seq2seq_collator(tokenizer):
     """Dynamic padding of `{"input_ids", "labels"}` seq2seq features: input_ids / attention_mask padded with the pad
     token / 0, labels with -100 (ignored by the loss)."""
