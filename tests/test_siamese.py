@@ -82,24 +82,46 @@ def test_scorer_encodes_each_context_and_candidate_once_and_equals_the_pair_forw
                 assert score == pytest.approx(torch.softmax(logits, -1)[0, 1].item(), abs=1e-6)
 
 
-def test_pair_features_and_collator(data, tokenizer):
+def test_instance_features_and_collator(data, tokenizer):
+    """One feature per instance (its context once, all its candidates); the collator encodes each distinct
+    candidate of the batch once and maps every pair to its rows."""
     encoder, prompt = PromptEncoder(tokenizer, 96), PromptConfig()
     tasks = [t for t in data.train if t.is_cls][:2]
     pairs = build_pairs(tasks, PairConfig(negatives=1))
     features = encode_pairs(pairs, tasks, encoder, prompt, siamese=True)
-    assert len(features) == len(pairs)
+    instances = list(dict.fromkeys((p.task, p.instance_id) for p in pairs))
+    assert len(features) == len(instances) and sum(len(f["labels"]) for f in features) == len(pairs)
     task, instance = tasks[0].task, tasks[0].task.instances[0]
-    context = encoder.encode(classifier_context_segments(task.definition, task.positive_examples,
-                                                         task.negative_examples, instance.input, prompt))
-    first = [f for f, p in zip(features, pairs) if (p.task, p.instance_id) == (tasks[0].name, instance.id)]
-    assert first and all(f["input_ids"] == context for f in first)
-    assert [f["candidate_ids"] for f in first] == [encoder.encode(candidate_alone_segments(p.candidate)) for p in pairs
-                                                   if (p.task, p.instance_id) == (tasks[0].name, instance.id)]
-    batch = siamese_collator(tokenizer)(features[:3])
-    width = max(len(f["candidate_ids"]) for f in features[:3])
-    assert batch["candidate_ids"].shape == batch["candidate_attention_mask"].shape == (3, width)
-    assert batch["attention_mask"].sum(1).tolist() == [len(f["input_ids"]) for f in features[:3]]
-    assert batch["labels"].tolist() == [p.label for p in pairs[:3]]
+    own = [p for p in pairs if (p.task, p.instance_id) == (tasks[0].name, instance.id)]
+    assert features[0]["input_ids"] == encoder.encode(classifier_context_segments(
+        task.definition, task.positive_examples, task.negative_examples, instance.input, prompt))
+    assert features[0]["candidate_ids"] == [encoder.encode(candidate_alone_segments(p.candidate)) for p in own]
+    assert features[0]["labels"] == [p.label for p in own]
+    batch = siamese_collator(tokenizer)(features)
+    flat = [c for f in features for c in f["candidate_ids"]]
+    distinct = list(dict.fromkeys(tuple(c) for c in flat))
+    assert batch["candidate_ids"].shape == (len(distinct), max(len(c) for c in distinct))
+    assert batch["attention_mask"].sum(1).tolist() == [len(f["input_ids"]) for f in features]
+    assert batch["context_index"].tolist() == [row for row, f in enumerate(features) for _ in f["labels"]]
+    assert [distinct[i] for i in batch["candidate_index"].tolist()] == [tuple(c) for c in flat]
+    assert batch["labels"].tolist() == [label for f in features for label in f["labels"]]
+
+
+def test_indexed_forward_equals_the_per_pair_forward(model, data, tokenizer):
+    tasks = [t for t in data.train if t.is_cls][:2]
+    features = encode_pairs(build_pairs(tasks, PairConfig(negatives=1)), tasks, PromptEncoder(tokenizer, 96),
+                            PromptConfig(), siamese=True)
+    batch = siamese_collator(tokenizer)(features)
+    with torch.no_grad():
+        indexed = model(batch["input_ids"], batch["attention_mask"], batch["candidate_ids"],
+                        batch["candidate_attention_mask"], batch["context_index"], batch["candidate_index"])
+        alone = []
+        for f in features:
+            context = torch.tensor([f["input_ids"]])
+            for candidate in f["candidate_ids"]:
+                ids = torch.tensor([candidate])
+                alone.append(model(context, torch.ones_like(context), ids, torch.ones_like(ids))[0])
+    assert torch.allclose(indexed, torch.stack(alone), atol=1e-5)
 
 
 def test_tiny_siamese_classifier_fits_its_pairs(model, data, tokenizer):
@@ -121,7 +143,7 @@ def test_tiny_siamese_classifier_fits_its_pairs(model, data, tokenizer):
     model.eval()
     with torch.no_grad():
         logits = model(batch["input_ids"], batch["attention_mask"], batch["candidate_ids"],
-                       batch["candidate_attention_mask"])
+                       batch["candidate_attention_mask"], batch["context_index"], batch["candidate_index"])
     assert loss.item() < 0.1 < first
     assert logits.argmax(-1).tolist() == batch["labels"].tolist()
 
@@ -130,7 +152,7 @@ def test_api_fit_save_reload_predict_and_export_refusal(bert, data, tmp_path):
     from crosstask.api.export import export_cross_encoder
 
     clf = crosstask.Classifier.from_backbone(bert, max_length=96, siamese=True)
-    result = clf.fit(data.train, crosstask.TrainingArguments(str(tmp_path / "run"), batch_size=2, max_steps=2,
+    result = clf.fit(data.train, crosstask.TrainingArguments(str(tmp_path / "run"), batch_size=1, max_steps=2,
                                                                 progress=False))
     assert result.steps == 2
     clf.save_pretrained(tmp_path / "saved")

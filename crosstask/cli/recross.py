@@ -186,7 +186,8 @@ def _register_upstream(sub) -> None:
            help="max pair / source length in tokens")
     option(up, "--max-steps", type=positive, sets=(run, "max_steps"))
     option(up, "--siamese", sets=(UpstreamConfig, "siamese"),
-           help="classifier upstream: context and candidate pooled apart, head on [u, v, u*v, |u-v|]")
+           help="classifier upstream: context and candidate pooled apart, head on [u, v, u*v, |u-v|] "
+                "(--batch-size counts instances, each with all its candidates)")
     option(up, "--max-cls-labels", type=positive, sets=(UpstreamConfig, "max_cls_labels"),
            help="templates with ≤ N labels are CLS")
     option(up, "--dev-templates", type=non_negative, sets=(UpstreamConfig, "dev_templates"),

@@ -127,7 +127,8 @@ def _register_train(commands) -> None:
                 "candidates); faster to train and evaluate")
     option(train, "--siamese", sets=(ClassifierConfig, "siamese"),
            help="classifier architecture: context and candidate pooled in separate passes, head on [u, v, u*v, "
-                "|u-v|] (learns balanced binary tasks the pair classifier does not; each context encoded once)")
+                "|u-v|] (learns balanced binary tasks the pair classifier does not; each context encoded once; "
+                "--batch-size counts instances, each with all its candidates)")
     option(train, "--negatives", type=int, sets=(PairConfig, "negatives"),
            help="negatives per positive (default: all labels)")
     option(train, "--mix-gen", sets=[(PairConfig, "mix_gen"), (GeneratorTrainingConfig, "mix_gen")],

@@ -123,16 +123,19 @@ class EncoderClassifier(nn.Module):
         return self.head(self.dropout(features))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, candidate_ids: torch.Tensor | None = None,
-                candidate_attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(batch, 2) logits: of `[context ; candidate]` pairs in `input_ids` (cross), or of the contexts in
-        `input_ids` against the candidates in `candidate_ids` (siamese)."""
+                candidate_attention_mask: torch.Tensor | None = None, context_index: torch.Tensor | None = None,
+                candidate_index: torch.Tensor | None = None) -> torch.Tensor:
+        """(pairs, 2) logits: of the `[context ; candidate]` pairs in `input_ids` (cross); siamese: of context i
+        against candidate i, or, with `context_index` / `candidate_index`, of each pair's context row against its
+        candidate row (each context and candidate encoded once)."""
         if not self.config.siamese:
             return self.head(self.dropout(self.embed(input_ids, attention_mask)))
         if candidate_ids is None or candidate_attention_mask is None:
             raise CrosstaskError("a siamese classifier scores a context against a candidate: pass candidate_ids and "
                                  "candidate_attention_mask")
-        return self.interaction_logits(self.embed(input_ids, attention_mask),
-                                       self.embed(candidate_ids, candidate_attention_mask))
+        u, v = self.embed(input_ids, attention_mask), self.embed(candidate_ids, candidate_attention_mask)
+        return self.interaction_logits(u if context_index is None else u[context_index],
+                                       v if candidate_index is None else v[candidate_index])
 
     def parameter_groups(self, lr: float, head_lr: float, weight_decay: float = 0.01) -> list[dict]:
         """Optimizer groups: encoder at `lr`, head at `head_lr` (biases/norms without weight decay)."""

@@ -39,33 +39,36 @@ class ClassifierTrainingConfig:
 
 def encode_pairs(pairs: Sequence[Pair], tasks: Sequence[TypedTask], encoder: PromptEncoder,
                  prompt: PromptConfig, siamese: bool = False) -> list[dict]:
-    """`{"input_ids", "labels"}` per pair (the pair's one sequence), or for a siamese classifier
-    `{"input_ids" (the context), "candidate_ids", "labels"}`."""
+    """`{"input_ids", "labels"}` per pair (the pair as one sequence); for a siamese classifier one feature per
+    instance, `{"input_ids" (its context), "candidate_ids" (a list), "labels" (a list)}`, so that a training step
+    encodes each context once for all its candidates (a batch counts instances, as shared-context packs)."""
     by_name = {t.name: t for t in tasks}
     inputs = {(t.name, i.id): i.input for t in tasks for i in t.task.instances}
     if not siamese:
         return [{"input_ids": encoder.encode(pair_segments(by_name[p.task], inputs[(p.task, p.instance_id)],
                                                            p.candidate, prompt)),
                  "labels": p.label} for p in pairs]
-    contexts: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, str], list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault((pair.task, pair.instance_id), []).append(pair)
     features = []
-    for p in pairs:
-        key = (p.task, p.instance_id)
-        if key not in contexts:
-            t = by_name[p.task].task
-            contexts[key] = encoder.encode(classifier_context_segments(
-                t.definition, t.positive_examples, t.negative_examples, inputs[key], prompt))
-        features.append({"input_ids": contexts[key], "candidate_ids": encoder.encode(candidate_alone_segments(
-            p.candidate)), "labels": p.label})
+    for key, group in groups.items():
+        t = by_name[key[0]].task
+        context = classifier_context_segments(t.definition, t.positive_examples, t.negative_examples, inputs[key],
+                                              prompt)
+        features.append({"input_ids": encoder.encode(context),
+                         "candidate_ids": [encoder.encode(candidate_alone_segments(p.candidate)) for p in group],
+                         "labels": [p.label for p in group]})
     return features
 
 
 def classifier_loss(model, batch: dict) -> torch.Tensor:
     if "pool_mask" in batch:  # shared-context packs: one row per candidate
         return F.cross_entropy(shared_context_logits(model, batch), batch["labels"])
-    if "candidate_ids" in batch:  # siamese: contexts and candidates apart
+    if "candidate_ids" in batch:  # siamese: contexts and candidates apart, each encoded once per batch
         return F.cross_entropy(model(batch["input_ids"], batch["attention_mask"], batch["candidate_ids"],
-                                     batch["candidate_attention_mask"]), batch["labels"])
+                                     batch["candidate_attention_mask"], batch["context_index"],
+                                     batch["candidate_index"]), batch["labels"])
     return F.cross_entropy(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 
+import torch
+
 
 def _right_padding(tokenizer):
     if tokenizer.padding_side == "right":
@@ -27,18 +29,24 @@ def pair_collator(tokenizer):
 
 
 def siamese_collator(tokenizer):
-    """`{"input_ids", "candidate_ids", "labels"}` features of a siamese classifier: contexts and candidates each
-    right-padded to the longest of the batch (input_ids / attention_mask, candidate_ids /
-    candidate_attention_mask), labels int64."""
+    """Siamese instance features (`training.classifier.encode_pairs`): the batch's contexts (input_ids /
+    attention_mask) and its distinct candidates (candidate_ids / candidate_attention_mask), each right-padded to
+    its longest, and per pair the row of its context and of its candidate (context_index, candidate_index) and
+    its label."""
     from crosstask.models.classifier import pad_collate
 
     pad = tokenizer.pad_token_id
 
     def collate(features: list[dict]) -> dict:
-        batch = pad_collate([{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features], pad)
-        candidates = pad_collate([{"input_ids": f["candidate_ids"]} for f in features], pad)
-        return {**batch, "candidate_ids": candidates["input_ids"],
-                "candidate_attention_mask": candidates["attention_mask"]}
+        contexts = pad_collate([{"input_ids": f["input_ids"]} for f in features], pad)
+        distinct: dict[tuple[int, ...], int] = {}
+        candidate_index = [distinct.setdefault(tuple(c), len(distinct)) for f in features for c in f["candidate_ids"]]
+        candidates = pad_collate([{"input_ids": list(c)} for c in distinct], pad)
+        return {**contexts, "candidate_ids": candidates["input_ids"],
+                "candidate_attention_mask": candidates["attention_mask"],
+                "context_index": torch.tensor([row for row, f in enumerate(features) for _ in f["candidate_ids"]]),
+                "candidate_index": torch.tensor(candidate_index),
+                "labels": torch.tensor([label for f in features for label in f["labels"]], dtype=torch.long)}
     return collate
 
 
