@@ -181,6 +181,7 @@ def _register_upstream(sub) -> None:
     option(up, "--epochs", type=positive, sets=(run, "epochs"))
     option(up, "--batch-size", type=positive, sets=(run, "batch_size"))
     option(up, "--lr", sets=(run, "lr"))
+    option(up, "--head-lr", type=float, sets=(run, "head_lr"), help="classifier head learning rate (default: --lr)")
     option(up, "--warmup-ratio", sets=(run, "warmup_ratio"))
     option(up, "--max-length", type=positive, sets=(UpstreamConfig, "max_length"),
            help="max pair / source length in tokens")
