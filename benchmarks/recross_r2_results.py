@@ -1,6 +1,7 @@
 """Collect ReCross round 2 zero-shot runs (benchmarks/recross_r2.sh) into docs/results/recross_r2.json and a
 Markdown table printed to stdout: per target the upstream's zero-shot rank accuracy beside the per-template
-majority option and the uniform-random option, and the share of inputs cut.
+majority option and the uniform-random option, and the share of inputs cut; and the T0 held-out comparison
+(the classifier upstream as a zero-shot classifier beside T0-3B and the Universal Discriminator).
 
 Usage: .venv/bin/python benchmarks/recross_r2_results.py [--out runs/bench/recross_r2_classifier]
        [--json docs/results/recross_r2.json]   (extra run roots: --extra NAME=DIR, e.g. in-distribution checks)
@@ -15,6 +16,11 @@ from pathlib import Path
 from crosstask.core.io import atomic_write_json
 
 METRIC = "rank/classifier/accuracy"
+# Published zero-shot accuracy on T0's held-out tasks (arXiv 2211.08099, Table 1): T0-3B and the Universal
+# Discriminator (DeBERTaV3-large, 304 M); chance = one over the number of options.
+PUBLISHED = {"anli_r3": (33.3, 45.7, 33.33), "super_glue-cb": (45.4, 76.8, 33.33), "hellaswag": (27.3, 60.7, 25.0),
+             "super_glue-wic": (50.7, 53.3, 50.0), "super_glue-wsc.fixed": (65.1, 66.4, 50.0),
+             "winogrande-winogrande_xl": (51.0, 83.6, 50.0)}
 
 
 def rows(summary: dict) -> list[dict]:
@@ -45,6 +51,24 @@ def table(title: str, block: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def t0_comparison(block: list[dict]) -> tuple[str, dict]:
+    """Our zero-shot rank accuracy on T0's held-out tasks beside the published T0-3B and UD numbers."""
+    ours = {r["target"]: r["zero_shot"] for r in block}
+    rows_ = [(t, ours.get(t), *PUBLISHED[t]) for t in PUBLISHED]
+    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = ["### T0 held-out tasks: the classifier upstream as a zero-shot classifier", "",
+             "| task | ours (22 M) | T0-3B | UD (304 M) | chance | ours above chance |", "|---|---|---|---|---|---|"]
+    for task, value, t0, ud, chance in rows_:
+        above = "–" if value is None else ("yes" if value > chance else "no")
+        lines.append(f"| {task} | {fmt(value)} | {t0} | {ud} | {chance:.2f} | {above} |")
+    means = [mean(r[i] for r in rows_) for i in (1, 2, 3)]
+    lines.append(f"| **mean** | {fmt(means[0])} | {fmt(means[1])} | {fmt(means[2])} | | |")
+    data = {"tasks": {t: {"ours": v, "t0_3b": t0, "ud": ud, "chance": c} for t, v, t0, ud, c in rows_},
+            "mean_ours": means[0], "mean_t0_3b": means[1], "mean_ud": means[2],
+            "above_chance_on_all": all(v is not None and v > c for _, v, _, _, c in rows_)}
+    return "\n".join(lines), data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="runs/bench/recross_r2_classifier")
@@ -66,6 +90,9 @@ def main() -> None:
                         "mean_majority": mean(r["majority"] for r in block),
                         "mean_uniform": mean(r["uniform"] for r in block)}
         print(table(name, block), end="\n\n")
+        if name == "targets":
+            text, report["t0_held_out"] = t0_comparison(block)
+            print(text, end="\n\n")
     atomic_write_json(Path(args.json), report)
 
 

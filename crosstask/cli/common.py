@@ -58,6 +58,22 @@ def add_prompt_args(parser: argparse.ArgumentParser, from_model: bool = False) -
     option(parser, "--max-test-instances", type=non_negative, sets=(DataConfig, "max_test_instances"),
            help="instances per test task: the first N")
     option(parser, "--all-languages", sets=(DataConfig, "english_only", True), help="keep non-English tasks")
+    add_holdout_arg(parser)
+
+
+def category_list(value: str) -> tuple[str, ...]:
+    categories = tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
+    if not categories:
+        raise argparse.ArgumentTypeError("expected comma-separated SuperNI categories, e.g. 'Sentiment Analysis,"
+                                         "Text Matching'")
+    return categories
+
+
+def add_holdout_arg(parser: argparse.ArgumentParser) -> None:
+    option(parser, "--holdout-categories", type=category_list, sets=(DataConfig, "holdout_categories"),
+           help="leave-categories-out: comma-separated training-task categories (e.g. 'Sentiment Analysis,Text "
+                "Matching') whose tasks are never trained on and replace the test tasks (pass the same list to "
+                "train, evaluate and baselines)")
 
 
 def add_precision_arg(parser: argparse.ArgumentParser, *sets, help: str = PRECISION_HELP) -> None:

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from crosstask.cli.common import LABEL_MODES, add_data_args, non_negative
+from crosstask.cli.common import LABEL_MODES, add_data_args, add_holdout_arg, non_negative
 from crosstask.cli.options import finish, from_args, option
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.io import atomic_write_json
@@ -100,6 +100,7 @@ def register(commands) -> None:
     option(base, "--max-labels", sets=(DataConfig, "max_labels"), help="CLS rule: at most this many labels")
     option(base, "--max-instances", type=non_negative, sets=(DataConfig, "max_test_instances"),
            help="instances per task (the first N)")
+    add_holdout_arg(base)
     base.add_argument("--baseline", action="append", help="run only this baseline (repeatable; default: all)")
     option(base, "--seed", type=int, sets=(DataConfig, "seed"))
     _output_args(base, "results")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crosstask.core.defaults import DEFAULT_SEED
+from crosstask.core.errors import ValidationError
 from crosstask.core.provenance import files_hash
 from crosstask.data.demo import ensure_demo_benchmark
 from crosstask.data.location import resolve_dataset_dir
@@ -27,6 +28,9 @@ class DataConfig:
     max_labels: int = TaskTypeRule.max_labels  # CLS rule: a classification category with at most this many labels
     max_train_labels: int | None = None  # keep only CLS training tasks with at most this many labels
     english_only: bool = True  # the default track: tasks whose input and output language is English
+    # training-task categories held out: none of their tasks is trained on or used as dev; their tasks (the first
+    # max_test_instances each) replace the official test tasks (leave-categories-out evaluation)
+    holdout_categories: tuple[str, ...] = ()
     seed: int = DEFAULT_SEED
 
     def resolve_root(self) -> Path:
@@ -69,6 +73,10 @@ def load_superni_data(config: DataConfig) -> SuperNIData:
             for t in test_split.tasks]
     if config.english_only:
         typed_train, test = [t for t in typed_train if _english(t)], [t for t in test if _english(t)]
+    if config.holdout_categories:
+        typed_train, held = _hold_out(typed_train, config.holdout_categories)
+        test = [_capped(type_task(t.task, config.label_mode, rule), "test", config.max_test_instances, config.seed)
+                for t in held]
     if config.max_train_labels is not None:
         typed_train = [t for t in typed_train if not t.is_cls or len(t.labels) <= config.max_train_labels]
     # never every CLS training task: at least one stays to train on (a small data set keeps training)
@@ -78,6 +86,17 @@ def load_superni_data(config: DataConfig) -> SuperNIData:
     train = [_capped(t, "train", config.max_train_instances, config.seed)
              for t in typed_train if t.name not in dev_names]
     return SuperNIData(root, train, dev, test, {"train": train_split.missing, "test": test_split.missing})
+
+
+def _hold_out(tasks: list[TypedTask], categories: tuple[str, ...]) -> tuple[list[TypedTask], list[TypedTask]]:
+    """(tasks outside `categories`, tasks inside); an unknown category is an error listing the known ones."""
+    known = sorted({t.task.category for t in tasks})
+    unknown = [c for c in categories if c not in known]
+    if unknown:
+        raise ValidationError("--holdout-categories", "no training task has the category "
+                              f"{', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+    held = set(categories)
+    return [t for t in tasks if t.task.category not in held], [t for t in tasks if t.task.category in held]
 
 
 def _capped(typed: TypedTask, split: str, n: int | None, seed: int) -> TypedTask:

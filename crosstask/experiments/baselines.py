@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crosstask.core.errors import CrosstaskError
-from crosstask.data.benchmark import DataConfig, fingerprint_tasks
-from crosstask.data.superni import load_split
+from crosstask.data.benchmark import DataConfig, fingerprint_tasks, load_superni_data
+from crosstask.data.superni import SuperNISplit, load_split
 from crosstask.data.tasktype import TaskTypeRule, type_task
 from crosstask.evaluation.baselines import BASELINES, run_baselines
 
@@ -25,9 +25,16 @@ class BaselinesConfig:
 def baselines_report(data: DataConfig, config: BaselinesConfig = BaselinesConfig()) -> dict:
     """Run the heuristic baselines; raises CrosstaskError when no task of the asked type is found."""
     root = data.resolve_root()
-    split = load_split(root, config.split, max_instances=data.max_test_instances)
-    rule = TaskTypeRule(max_labels=data.max_labels)
-    typed = [type_task(task, data.label_mode, rule) for task in split.tasks]
+    if data.holdout_categories:  # leave-categories-out: the held-out training tasks are the test tasks
+        if config.split != "test":
+            raise CrosstaskError("--holdout-categories replaces the test tasks: use it with --split test")
+        held = load_superni_data(data)
+        split = SuperNISplit("test", [t.task for t in held.test], held.missing.get("train", []))
+        typed = held.test
+    else:
+        split = load_split(root, config.split, max_instances=data.max_test_instances)
+        rule = TaskTypeRule(max_labels=data.max_labels)
+        typed = [type_task(task, data.label_mode, rule) for task in split.tasks]
     if config.tasks != "all":
         typed = [t for t in typed if t.task_type.value == config.tasks.upper()]
     if not typed:  # never a score over zero instances
