@@ -43,3 +43,11 @@ def test_cli_parses_the_list_and_refuses_an_empty_one(capsys):
     main(["baselines", "--demo", "--max-instances", "2", "--holdout-categories", "Sentiment Analysis, Text Matching"])
     out = capsys.readouterr().out
     assert "on 2 CLS test tasks" in out and "EM Sentiment Analysis" in out and "EM Text Matching" in out
+
+
+def test_config_file_takes_the_categories_as_a_list_or_a_string(tmp_path, capsys):
+    for value in ('["Sentiment Analysis", "Text Matching"]', '"Sentiment Analysis,Text Matching"'):
+        config = tmp_path / "config.yaml"
+        config.write_text(f"demo: true\nmax-instances: 2\nholdout-categories: {value}\n")
+        main(["baselines", "--config", str(config)])
+        assert "on 2 CLS test tasks" in capsys.readouterr().out

@@ -186,6 +186,10 @@ def _convert(path: Path, key: str, action: argparse.Action, value: Any) -> Any:
         return value
     if value is None:
         return None
+    if isinstance(action.default, tuple) and isinstance(value, list):  # a list-valued field (saved as a YAML list)
+        if not value:
+            return ()
+        value = ",".join(str(v) for v in value)
     many = isinstance(action, argparse._AppendAction) or action.nargs in ("+", "*")
     if many and not isinstance(value, list):
         value = [value]
