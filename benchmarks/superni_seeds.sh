@@ -3,7 +3,10 @@
 # and the UniLM generator (w/o and w/ GEN) over seeds, with the dev set drawn from the *uncapped* training
 # tasks (10 CLS tasks × DEV instances), at INSTANCES training instances per task (the data-scaling curve
 # reuses this script with INSTANCES=12, 24, ...). SEEDS: classifier seeds; GEN_SEEDS: generator seeds
-# (GEN_MIX="nogen gen" by default). Resumable (run_step.sh); precision auto (bf16 only where native).
+# (GEN_MIX="nogen gen" by default). ARCH=siamese: the siamese classifier (--siamese; a batch of 8 instances,
+# each with all its candidates) instead of the cross pair classifier; HOLDOUT="Cat A,Cat B": leave those training
+# categories out and evaluate on their tasks (with the heuristic baselines on the same tasks).
+# Resumable (run_step.sh); precision auto (bf16 only where native).
 # Logs and runs: OUT/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +17,18 @@ DEV=${DEV:-50}
 BEST="--mix-gen --gen-negatives 2 --negatives 2 --lr 5e-5 --head-lr 1e-3"
 TRAIN=${TRAIN/--max-train-instances 6/--max-train-instances $INSTANCES}
 TRAIN=${TRAIN/--max-dev-instances 20/--max-dev-instances $DEV}
+ARCH=${ARCH:-cross}
+PREFIX=clsgen2; [ "$ARCH" = siamese ] && { BEST="$BEST --siamese --batch-size 8"; PREFIX=clsgen2sia; }
+HOLD=(); [ -n "${HOLDOUT:-}" ] && { HOLD=(--holdout-categories "$HOLDOUT"); PREFIX=${PREFIX}_holdout; }
 for seed in ${SEEDS-42 43 44}; do
-  name=clsgen2_i${INSTANCES}_s$seed
-  run "train_$name" $CT train classifier $TRAIN $BEST --seed "$seed" --output "$OUT/$name"
-  run "eval_$name" $CT evaluate $COMMON --seed "$seed" --classifier "$OUT/$name" --tasks cls --output "$OUT/$name/eval"
+  name=${PREFIX}_i${INSTANCES}_s$seed
+  run "train_$name" $CT train classifier $TRAIN $BEST "${HOLD[@]}" --seed "$seed" --output "$OUT/$name"
+  run "eval_$name" $CT evaluate $COMMON "${HOLD[@]}" --seed "$seed" --classifier "$OUT/$name" --tasks cls \
+    --output "$OUT/$name/eval"
 done
+if [ -n "${HOLDOUT:-}" ]; then
+  run "baselines_$PREFIX" $CT baselines --data "$DATA" "${HOLD[@]}" --json "$OUT/baselines_$PREFIX.json"
+fi
 for seed in ${GEN_SEEDS-}; do
   for mix in ${GEN_MIX:-nogen gen}; do
     name=unilm_${mix}_i${INSTANCES}_s$seed; flags=""; [ "$mix" = gen ] && flags="--mix-gen"
