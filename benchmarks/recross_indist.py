@@ -1,0 +1,49 @@
+"""In-distribution check of a ReCross classifier upstream: rank accuracy on upstream tasks it WAS trained on
+(a diagnostic only; the held-out guard of `crosstask recross run` refuses them as targets). Per task: 300
+records (seeded shuffle of the task file; templates with ≤ 5 options), the option with the highest P(correct)
+beside the template's most frequent first answer in the task file (majority).
+
+Usage: .venv/bin/python benchmarks/recross_indist.py UPSTREAM [TASK ...]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+import crosstask
+from crosstask.core.precision import autocast
+from crosstask.data.t0 import load_records
+
+POOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "recross" / "upstream"
+TASKS = ["rotten_tomatoes", "amazon_polarity", "social_i_qa", "glue-qqp"]
+
+
+def main() -> None:
+    upstream, tasks = sys.argv[1], sys.argv[2:] or TASKS
+    classifier = crosstask.Classifier.from_pretrained(upstream)
+    for task in tasks:
+        records = load_records(POOL / f"{task}.json")
+        options: dict[str, set[str]] = {}
+        for record in records:
+            options.setdefault(record.template, set()).update(record.outputs)
+        majority = {t: Counter(o for r in records if r.template == t for o in r.outputs[:1]).most_common(1)[0][0]
+                    for t in options}
+        random.Random(1).shuffle(records)
+        rows = [r for r in records if len(options[r.template]) <= 5][:300]
+        right = 0
+        for r in rows:
+            labels = sorted(options[r.template])
+            with autocast("auto", "cpu"):
+                scores = classifier.score("", r.input, labels)
+            right += labels[max(range(len(labels)), key=scores.__getitem__)] in r.outputs
+        print(json.dumps({"task": task, "accuracy": round(100 * right / len(rows), 2), "majority":
+                          round(100 * sum(majority[r.template] in r.outputs for r in rows) / len(rows), 2),
+                          "n": len(rows)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
