@@ -40,13 +40,14 @@ def collect(root: Path) -> list[dict]:
         report, train = read_json(run / "eval" / "metrics.json"), read_json(run / "train_summary.json")
         metrics = report["metrics"][SYSTEM[model]]
         calibrated = report["metrics"].get(SYSTEM[model] + "+calibrated", {}).get("overall", {})
-        best_dev = train.get("best_dev") or {}
+        best_dev = train.get("best_dev")
+        dev_em = best_dev.get("exact_match") if isinstance(best_dev, dict) else best_dev
         rows.append({"run": run.name, "prefix": match["prefix"], "holdout": bool(match["holdout"]), "model": model,
                      "setting": setting, "instances": int(match["instances"]), "seed": int(match["seed"]),
                      "em": metrics["overall"]["exact_match"], "rougeL": metrics["overall"]["rougeL"],
                      "em_calibrated": calibrated.get("exact_match"), "n": metrics["overall"]["n"],
                      "per_category": {k: v["exact_match"] for k, v in metrics["per_category"].items()},
-                     "dev_em": best_dev.get("exact_match"), "best_step": train.get("best_step"),
+                     "dev_em": dev_em, "best_step": train.get("best_step"),
                      "steps": train.get("steps"), "train_data_hash": train.get("data_hash"),
                      "test_data_hash": report.get("data_hash"), "train_command": train.get("command"),
                      "eval_command": report.get("command"), "machine": train.get("machine")})
