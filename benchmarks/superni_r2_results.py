@@ -17,7 +17,7 @@ import re
 import statistics
 from pathlib import Path
 
-from crosstask.core.io import atomic_write_json, read_json
+from crosstask.core.io import atomic_write_json, read_json, read_jsonl
 
 SETTINGS = {  # prefix -> (model, setting)
     "clsgen2": ("classifier", "cross (pair) classifier, w/ GEN, 2 negatives per positive"),
@@ -79,18 +79,22 @@ def held_out_report(root: Path, rows: list[dict]) -> tuple[list[str], dict]:
         baselines = read_json(baselines_path)["results"]
         lines += [f"### Held-out categories ({SETTINGS[prefix][1]}, {instances} instances per task; seeds "
                   f"{', '.join(str(r['seed']) for r in block)})", "",
-                  "| category | instances | classifier EM | best heuristic EM (which) | margin |",
-                  "|---|---|---|---|---|"]
+                  "| category | tasks | instances | classifier EM | best heuristic EM (which) | margin |",
+                  "|---|---|---|---|---|---|"]
         categories = sorted(block[0]["per_category"])
+        tasks: dict[str, set[str]] = {}
+        for row in read_jsonl(root / block[0]["run"] / "eval" / "predictions-cls-classifier.jsonl"):
+            tasks.setdefault(row["category"], set()).add(row["task"])
         for category in [*categories, "overall"]:
             ours = mean_std([r["em"] if category == "overall" else r["per_category"][category] for r in block])
             heuristics = {name: (r["overall"] if category == "overall" else r["per_category"][category])["exact_match"]
                           for name, r in baselines.items() if name != "copy_input"}
             best = max(heuristics, key=heuristics.get)
             n = block[0]["n"] if category == "overall" else baselines[best]["per_category"][category]["n"]
-            lines.append(f"| {category} | {n} | {fmt(*ours)} | {heuristics[best]:.2f} ({best}) | "
+            n_tasks = sum(map(len, tasks.values())) if category == "overall" else len(tasks[category])
+            lines.append(f"| {category} | {n_tasks} | {n} | {fmt(*ours)} | {heuristics[best]:.2f} ({best}) | "
                          f"{ours[0] - heuristics[best]:+.2f} |")
-            data[category] = {"instances": n, "cls_em": ours[0], "cls_em_std": ours[1],
+            data[category] = {"tasks": n_tasks, "instances": n, "cls_em": ours[0], "cls_em_std": ours[1],
                               "best_heuristic_em": round(heuristics[best], 2), "best_heuristic": best}
         lines.append("")
     return lines, data
