@@ -196,20 +196,13 @@ def pad_collate(features: list[dict], pad_token_id: int) -> dict[str, torch.Tens
 @torch.inference_mode()
 def score_pairs(model, features: list[list[int]], pad_token_id: int, batch_size: int = 64,
                 device: torch.device | str | None = None) -> list[float]:
-    """P(correct) for each encoded pair; batches grouped by length, results in input order. `device`:
-    the model's own device unless given."""
+    """P(correct) for each encoded pair of a cross classifier; batches grouped by length, results in input order.
+    `device`: the model's own device unless given."""
+    if not features:
+        return []
     device = device if device is not None else next(model.parameters()).device
-    order = sorted(range(len(features)), key=lambda i: len(features[i]))
-    scores = [0.0] * len(features)
-    starts = range(0, len(order), batch_size)
-    for start in progress(starts, len(starts), "score pairs", min_items=20):
-        chunk = order[start:start + batch_size]
-        batch = pad_collate([{"input_ids": features[i]} for i in chunk], pad_token_id)
-        logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
-        for i, p in zip(chunk, torch.softmax(logits.float(), -1)[:, 1].tolist()):
-            scores[i] = p
-    return scores
-
+    logits = model.head(model.dropout(_embed_all(model, features, pad_token_id, batch_size, device)))
+    return torch.softmax(logits.float(), -1)[:, 1].tolist()
 
 def _embed_all(model, sequences: Sequence[Sequence[int]], pad_token_id: int, batch_size: int,
                device: torch.device | str) -> torch.Tensor:
@@ -217,7 +210,7 @@ def _embed_all(model, sequences: Sequence[Sequence[int]], pad_token_id: int, bat
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     rows: list[torch.Tensor | None] = [None] * len(sequences)
     starts = range(0, len(order), batch_size)
-    for start in progress(starts, len(starts), "embed", min_items=20):
+    for start in progress(starts, len(starts), "score", min_items=20):
         chunk = order[start:start + batch_size]
         batch = pad_collate([{"input_ids": list(sequences[i])} for i in chunk], pad_token_id)
         for i, row in zip(chunk, model.embed(batch["input_ids"].to(device), batch["attention_mask"].to(device))):

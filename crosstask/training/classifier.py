@@ -42,24 +42,32 @@ def encode_pairs(pairs: Sequence[Pair], tasks: Sequence[TypedTask], encoder: Pro
     """`{"input_ids", "labels"}` per pair (the pair as one sequence); for a siamese classifier one feature per
     instance, `{"input_ids" (its context), "candidate_ids" (a list), "labels" (a list)}`, so that a training step
     encodes each context once for all its candidates (a batch counts instances, as shared-context packs)."""
-    by_name = {t.name: t for t in tasks}
-    inputs = {(t.name, i.id): i.input for t in tasks for i in t.task.instances}
     if not siamese:
+        by_name = {t.name: t for t in tasks}
+        inputs = {(t.name, i.id): i.input for t in tasks for i in t.task.instances}
         return [{"input_ids": encoder.encode(pair_segments(by_name[p.task], inputs[(p.task, p.instance_id)],
                                                            p.candidate, prompt)),
                  "labels": p.label} for p in pairs]
+    return [{"input_ids": encoder.encode(context),
+             "candidate_ids": [encoder.encode(candidate_alone_segments(p.candidate)) for p in group],
+             "labels": [p.label for p in group]} for context, group in instance_groups(pairs, tasks, prompt)]
+
+
+def instance_groups(pairs: Sequence[Pair], tasks: Sequence[TypedTask], prompt: PromptConfig
+                    ) -> list[tuple[list, list[Pair]]]:
+    """The pairs grouped by instance (first-seen order), each with its context segments (definition,
+    demonstrations, input): the unit of the features that encode a context once for all its candidates."""
+    by_name = {t.name: t for t in tasks}
+    inputs = {(t.name, i.id): i.input for t in tasks for i in t.task.instances}
     groups: dict[tuple[str, str], list[Pair]] = {}
     for pair in pairs:
         groups.setdefault((pair.task, pair.instance_id), []).append(pair)
-    features = []
+    out = []
     for key, group in groups.items():
         t = by_name[key[0]].task
-        context = classifier_context_segments(t.definition, t.positive_examples, t.negative_examples, inputs[key],
-                                              prompt)
-        features.append({"input_ids": encoder.encode(context),
-                         "candidate_ids": [encoder.encode(candidate_alone_segments(p.candidate)) for p in group],
-                         "labels": [p.label for p in group]})
-    return features
+        out.append((classifier_context_segments(t.definition, t.positive_examples, t.negative_examples, inputs[key],
+                                                prompt), group))
+    return out
 
 
 def classifier_loss(model, batch: dict) -> torch.Tensor:
@@ -79,16 +87,8 @@ def encode_packed_pairs(pairs: Sequence[Pair], tasks: Sequence[TypedTask], model
     if not scorer.shared:
         raise CrosstaskError("this backbone cannot score candidates with a shared context (needs mean pooling and "
                              "an encoder that honours 4D attention masks with position ids); train without it")
-    by_name = {t.name: t for t in tasks}
-    inputs = {(t.name, i.id): i.input for t in tasks for i in t.task.instances}
-    groups: dict[tuple[str, str], list[Pair]] = {}
-    for pair in pairs:
-        groups.setdefault((pair.task, pair.instance_id), []).append(pair)
     features = []
-    for (task, instance_id), group in groups.items():
-        t = by_name[task].task
-        context = classifier_context_segments(t.definition, t.positive_examples, t.negative_examples,
-                                              inputs[(task, instance_id)], prompt)
+    for context, group in instance_groups(pairs, tasks, prompt):
         labels = [p.label for p in group]
         for pack in scorer.packs(ScoringInstance(context, [p.candidate for p in group])):
             features.append({"input_ids": pack.input_ids, "packed": pack, "labels": labels[:len(pack.spans)]})
