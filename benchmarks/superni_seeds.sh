@@ -6,6 +6,8 @@
 # (GEN_MIX="nogen gen" by default). ARCH=siamese: the siamese classifier (--siamese; a batch of 8 instances,
 # each with all its candidates) instead of the cross pair classifier; HOLDOUT="Cat A,Cat B": leave those training
 # categories out and evaluate on their tasks (with the heuristic baselines on the same tasks).
+# CLS_EXTRA="--num-pos 2 ..." with TAG=pos2: extra classifier flags, TAG appended to the run names; GEN_EPOCHS:
+# generator epochs (default 1; named _eN when not 1). MAXLEN: source tokens (default 160).
 # Resumable (run_step.sh); precision auto (bf16 only where native).
 # Logs and runs: OUT/.
 set -euo pipefail
@@ -17,9 +19,12 @@ DEV=${DEV:-50}
 BEST="--mix-gen --gen-negatives 2 --negatives 2 --lr 5e-5 --head-lr 1e-3"
 TRAIN=${TRAIN/--max-train-instances 6/--max-train-instances $INSTANCES}
 TRAIN=${TRAIN/--max-dev-instances 20/--max-dev-instances $DEV}
+MAXLEN=${MAXLEN:-160}; COMMON=${COMMON/--max-length 160/--max-length $MAXLEN}; TRAIN=${TRAIN/--max-length 160/--max-length $MAXLEN}
 ARCH=${ARCH:-cross}
 PREFIX=clsgen2; [ "$ARCH" = siamese ] && { BEST="$BEST --siamese --batch-size 8"; PREFIX=clsgen2sia; }
 HOLD=(); [ -n "${HOLDOUT:-}" ] && { HOLD=(--holdout-categories "$HOLDOUT"); PREFIX=${PREFIX}_holdout; }
+[ -n "${CLS_EXTRA:-}" ] && { BEST="$BEST $CLS_EXTRA"; PREFIX=${PREFIX}_${TAG:?TAG names the CLS_EXTRA setting}; }
+GEN_EPOCHS=${GEN_EPOCHS:-1}; GEN_TAG=""; [ "$GEN_EPOCHS" != 1 ] && GEN_TAG=_e$GEN_EPOCHS
 for seed in ${SEEDS-42 43 44}; do
   name=${PREFIX}_i${INSTANCES}_s$seed
   run "train_$name" $CT train classifier $TRAIN $BEST "${HOLD[@]}" --seed "$seed" --output "$OUT/$name"
@@ -31,8 +36,8 @@ if [ -n "${HOLDOUT:-}" ]; then
 fi
 for seed in ${GEN_SEEDS-}; do
   for mix in ${GEN_MIX:-nogen gen}; do
-    name=unilm_${mix}_i${INSTANCES}_s$seed; flags=""; [ "$mix" = gen ] && flags="--mix-gen"
-    run "train_$name" $CT train generator $TRAIN $flags --generator-arch unilm --lr 1e-4 --max-target-length 32 \
+    name=unilm_${mix}_i${INSTANCES}${GEN_TAG}_s$seed; flags=""; [ "$mix" = gen ] && flags="--mix-gen"
+    run "train_$name" $CT train generator ${TRAIN/--epochs 1/--epochs $GEN_EPOCHS} $flags --generator-arch unilm --lr 1e-4 --max-target-length 32 \
       --seed "$seed" --output "$OUT/$name"
     run "eval_$name" $CT evaluate $COMMON --seed "$seed" --generator "$OUT/$name" --max-target-length 32 --tasks cls \
       --output "$OUT/$name/eval"
