@@ -36,7 +36,7 @@ if [ -n "${HOLDOUT:-}" ]; then
 fi
 for seed in ${GEN_SEEDS-}; do
   for mix in ${GEN_MIX:-nogen gen}; do
-    name=unilm_${mix}_i${INSTANCES}${GEN_TAG}_s$seed; flags=""; [ "$mix" = gen ] && flags="--mix-gen"
+    name=unilm_${mix}${GEN_TAG}_i${INSTANCES}_s$seed; flags=""; [ "$mix" = gen ] && flags="--mix-gen"
     run "train_$name" $CT train generator ${TRAIN/--epochs 1/--epochs $GEN_EPOCHS} $flags --generator-arch unilm --lr 1e-4 --max-target-length 32 \
       --seed "$seed" --output "$OUT/$name"
     run "eval_$name" $CT evaluate $COMMON --seed "$seed" --generator "$OUT/$name" --max-target-length 32 --tasks cls \
