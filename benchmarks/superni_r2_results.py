@@ -19,13 +19,35 @@ from pathlib import Path
 
 from crosstask.core.io import atomic_write_json, read_json, read_jsonl
 
-SETTINGS = {  # prefix -> (model, setting)
+BASES = {  # setting prefix -> (model, setting)
     "clsgen2": ("classifier", "cross (pair) classifier, w/ GEN, 2 negatives per positive"),
+    "clsnogen2": ("classifier", "cross (pair) classifier, w/o GEN, 2 negatives per positive"),
     "clsgen2sia": ("classifier", "siamese classifier, w/ GEN, 2 negatives per positive"),
-    "clsnogensia": ("classifier", "siamese classifier, w/o GEN, 2 negatives per positive"),
+    "clsnogen2sia": ("classifier", "siamese classifier, w/o GEN, 2 negatives per positive"),
     "unilm_nogen": ("generator", "UniLM generator, w/o GEN"),
     "unilm_gen": ("generator", "UniLM generator, w/ GEN"),
 }
+TAGS = {  # a suffix of the prefix (superni_seeds.sh TAG / GEN_EPOCHS) -> what it adds to the setting
+    re.compile(r"e(\d+)"): "{} epochs",
+    re.compile(r"pos(\d+)"): "{} positive demonstrations",
+    re.compile(r"ml(\d+)"): "{} source tokens",
+}
+
+
+def setting(prefix: str) -> tuple[str, str] | None:
+    """(model, description) of a run prefix: a base setting plus any tags, e.g. unilm_nogen_e3; None if unknown."""
+    for base in sorted(BASES, key=len, reverse=True):
+        if prefix == base or prefix.startswith(base + "_"):
+            model, text = BASES[base]
+            for tag in filter(None, prefix[len(base):].split("_")):
+                match = next(((p, f) for p, f in TAGS.items() if p.fullmatch(tag)), None)
+                if match is None:
+                    return None
+                text += ", " + match[1].format(match[0].fullmatch(tag)[1])
+            return model, text
+    return None
+
+
 SYSTEM = {"classifier": "cls/classifier", "generator": "cls/generator"}
 NAME = re.compile(r"(?P<prefix>.+?)(?P<holdout>_holdout)?_i(?P<instances>\d+)_s(?P<seed>\d+)")
 
@@ -34,16 +56,17 @@ def collect(root: Path) -> list[dict]:
     rows = []
     for run in sorted(p for p in root.iterdir() if p.is_dir()):
         match = NAME.fullmatch(run.name)
-        if not match or match["prefix"] not in SETTINGS or not (run / "eval" / "metrics.json").is_file():
+        described = setting(match["prefix"]) if match else None
+        if not described or not (run / "eval" / "metrics.json").is_file():
             continue
-        model, setting = SETTINGS[match["prefix"]]
+        model, description = described
         report, train = read_json(run / "eval" / "metrics.json"), read_json(run / "train_summary.json")
         metrics = report["metrics"][SYSTEM[model]]
         calibrated = report["metrics"].get(SYSTEM[model] + "+calibrated", {}).get("overall", {})
         best_dev = train.get("best_dev")
         dev_em = best_dev.get("exact_match") if isinstance(best_dev, dict) else best_dev
         rows.append({"run": run.name, "prefix": match["prefix"], "holdout": bool(match["holdout"]), "model": model,
-                     "setting": setting, "instances": int(match["instances"]), "seed": int(match["seed"]),
+                     "setting": description, "instances": int(match["instances"]), "seed": int(match["seed"]),
                      "em": metrics["overall"]["exact_match"], "rougeL": metrics["overall"]["rougeL"],
                      "em_calibrated": calibrated.get("exact_match"), "n": metrics["overall"]["n"],
                      "per_category": {k: v["exact_match"] for k, v in metrics["per_category"].items()},
@@ -77,7 +100,7 @@ def held_out_report(root: Path, rows: list[dict]) -> tuple[list[str], dict]:
         if not holdout or not baselines_path.is_file():
             continue
         baselines = read_json(baselines_path)["results"]
-        lines += [f"### Held-out categories ({SETTINGS[prefix][1]}, {instances} instances per task; seeds "
+        lines += [f"### Held-out categories ({block[0]['setting']}, {instances} instances per task; seeds "
                   f"{', '.join(str(r['seed']) for r in block)})", "",
                   "| category | tasks | instances | classifier EM | best heuristic EM (which) | margin |",
                   "|---|---|---|---|---|---|"]
@@ -100,10 +123,70 @@ def held_out_report(root: Path, rows: list[dict]) -> tuple[list[str], dict]:
     return lines, data
 
 
+GEN_HALF = {  # system in eval_all/metrics.json -> its row name
+    "gen/generator": "generator, greedy", "gen/generator_beam": "generator, beam (top of the 4-best)",
+    "gen/generator_reranked": "classifier picks among the generator's 4-best",
+    "gen/baseline:copy_input": "copy input", "gen/baseline:first_demo_output": "first demonstration's output",
+}
+COMBINED = {
+    "all/generator": "generator alone (greedy on CLS and GEN)",
+    "all/combined": "classifier on CLS + generator beam on GEN (the seed's combined score)",
+    "all/combined+reranked": "classifier on CLS + classifier-reranked 4-best on GEN",
+    "all/baseline:copy_input": "copy input", "all/baseline:first_demo_output": "first demonstration's output",
+}
+
+
+def gen_half_report(root: Path) -> tuple[list[str], dict, dict]:
+    """The GEN test tasks and the combined CLS+GEN score of each w/ GEN generator evaluated on all tasks
+    (superni_seeds.sh RERANK_CLASSIFIER): ROUGE-L (EM beside), per run."""
+    lines, gen, combined = [], {}, {}
+    for path in sorted(root.glob("*/eval_all/metrics.json")):
+        report = read_json(path)
+        metrics = report["metrics"]
+        lines += [f"### GEN half: `{path.parent.parent.name}` ({report['n_gen_tasks']} GEN + {report['n_cls_tasks']} "
+                  f"CLS test tasks; reranker `{report['classifier']}`; data hash {report['data_hash']})", "",
+                  f"Command: `{report.get('command')}`", "", "| scope | system | ROUGE-L | EM | n |",
+                  "|---|---|---|---|---|"]
+        for scope, names in (("GEN tasks", GEN_HALF), ("all tasks (combined)", COMBINED)):
+            for key, label in names.items():
+                if key in metrics:
+                    overall = metrics[key]["overall"]
+                    lines.append(f"| {scope} | {label} | {overall['rougeL']:.2f} | {overall['exact_match']:.2f} | "
+                                 f"{overall['n']} |")
+        lines.append("")
+        gen = {label: metrics[key]["overall"]["rougeL"] for key, label in GEN_HALF.items() if key in metrics}
+        combined = {label: metrics[key]["overall"]["rougeL"] for key, label in COMBINED.items() if key in metrics}
+    return lines, gen, combined
+
+
+def scaling_plot(scaling: list[dict], path: Path) -> None:
+    """EM on the 65 CLS test tasks vs training instances per task, one line per setting (mean ± std)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for system in sorted({row["system"] for row in scaling}):
+        points = sorted((r for r in scaling if r["system"] == system), key=lambda r: r["instances_per_task"])
+        axes.errorbar([r["instances_per_task"] for r in points], [r["em_mean"] for r in points],
+                      yerr=[r["em_std"] or 0 for r in points], marker="o", capsize=3, label=system)
+    axes.set(xscale="log", xlabel="training instances per task", ylabel="EM, 65 unseen CLS tasks",
+             title="SuperNI data scaling (packaged MiniLM, 22 M)")
+    axes.set_xticks(sorted({r["instances_per_task"] for r in scaling}),
+                    labels=[str(n) for n in sorted({r["instances_per_task"] for r in scaling})])
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", default="runs/bench/superni_r2")
     parser.add_argument("--json", default="docs/results/superni.json")
+    parser.add_argument("--plot", default="docs/results/superni_scaling.png")
     args = parser.parse_args()
     root = Path(args.runs)
     rows = collect(root)
@@ -117,17 +200,21 @@ def main() -> None:
             continue
         em, dev = mean_std([r["em"] for r in block]), [r["dev_em"] for r in block if r["dev_em"] is not None]
         calibrated = [r["em_calibrated"] for r in block if r["em_calibrated"] is not None]
-        lines.append(f"| {SETTINGS[prefix][1]} | {instances} | {fmt(*em)} | "
+        lines.append(f"| {block[0]['setting']} | {instances} | {fmt(*em)} | "
                      f"{fmt(*mean_std(calibrated)) if calibrated else '–'} | "
                      f"{fmt(*mean_std(dev)) if dev else '–'} | {', '.join(str(r['seed']) for r in block)} | "
                      f"{', '.join(str(r['steps']) for r in block)} | {block[0]['train_data_hash']} | "
                      f"{block[0]['test_data_hash']} |")
-        scaling.append({"instances_per_task": instances, "system": SETTINGS[prefix][1], "em_mean": em[0],
+        scaling.append({"instances_per_task": instances, "system": block[0]['setting'], "em_mean": em[0],
                         "em_std": em[1], "seeds": [r["seed"] for r in block],
                         "dev_em_mean": mean_std(dev)[0] if dev else None})
     print("\n".join(lines), end="\n\n")
     held_lines, held = held_out_report(root, rows)
     print("\n".join(held_lines))
+    gen_lines, gen_half, combined = gen_half_report(root)
+    print("\n".join(gen_lines))
+    if scaling:
+        scaling_plot(scaling, Path(args.plot))
     print("Commands:\n")
     for row in rows:
         print(f"- `{row['run']}`: `{row['train_command']}` then `{row['eval_command']}`")
@@ -148,6 +235,10 @@ def main() -> None:
     report.setdefault("gen_arch", "unilm")
     report["scaling"] = scaling
     report["held_out_categories"] = held or report.get("held_out_categories", {})
+    if gen_half:
+        report["gen_tasks_rougeL"] = gen_half
+        report["combined_rougeL"] = combined.get(COMBINED["all/combined"])
+        report["combined_rougeL_by_system"] = combined
     report.setdefault("gen_tasks_rougeL", None)
     report.setdefault("combined_rougeL", None)
     report["round2_runs"] = [{k: v for k, v in r.items() if k != "per_category"} for r in rows]

@@ -77,7 +77,12 @@ def test_generator_end_to_end_tiny(models, backbone, tmp_path):
     n_cls, n_gen = report["n_cls_tasks"] * 3, report["n_gen_tasks"] * 3
     assert metrics["cls/generator"]["overall"]["n"] == n_cls
     assert metrics["cls/fair_generator"]["overall"]["n"] == n_cls
-    assert metrics["gen/generator_beam"]["overall"]["n"] == n_gen
+    assert metrics["gen/generator_beam"]["overall"]["n"] == metrics["gen/generator"]["overall"]["n"] == n_gen
+    assert metrics["all/generator"]["overall"]["n"] == n_cls + n_gen
+    assert "all/combined" not in metrics  # a combined score needs the classifier
+    assert set(k for k in metrics if k.startswith(("gen/baseline", "all/baseline"))) == {
+        f"{scope}/baseline:{name}" for scope in ("gen", "all") for name in ("copy_input", "first_demo_output")}
+    assert metrics["all/baseline:copy_input"]["overall"]["n"] == n_cls + n_gen
     fair = [json.loads(line) for line in (tmp_path / "eval" / "predictions-cls-fair_generator.jsonl").open()]
     # the fair generator predicts from the label space, so its prediction is one of the candidates
     assert all(r["prediction"] == r["candidates"][r["scores"].index(max(r["scores"]))] for r in fair)
@@ -97,6 +102,11 @@ def test_default_backbone_classifier_and_generator_with_rerank(tmp_path):
     metrics = report["metrics"]
     assert metrics["gen/generator_reranked"]["overall"]["n"] == metrics["gen/generator_beam"]["overall"]["n"] > 0
     assert metrics["all/combined"]["overall"]["n"] == (report["n_cls_tasks"] + report["n_gen_tasks"]) * 2
+    cls_em, n_cls = metrics["cls/classifier"]["overall"]["exact_match"], metrics["cls/classifier"]["overall"]["n"]
+    gen_em, n_gen = (metrics["gen/generator_reranked"]["overall"][k] for k in ("exact_match", "n"))
+    # the combined scores are instance-weighted means of their two halves
+    assert metrics["all/combined+reranked"]["overall"]["exact_match"] == pytest.approx(
+        (cls_em * n_cls + gen_em * n_gen) / (n_cls + n_gen), abs=0.011)
     reranked = [json.loads(line) for line in (tmp_path / "eval" / "predictions-gen-generator_reranked.jsonl").open()]
     beam_file = tmp_path / "eval" / "predictions-gen-generator_beam.jsonl"
     beams = {json.loads(line)["id"]: json.loads(line) for line in beam_file.open()}

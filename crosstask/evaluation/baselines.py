@@ -44,6 +44,7 @@ BASELINES: dict[str, Baseline] = {
     "first_demo_output": first_demo_output,
     "copy_input": copy_input,
 }
+GEN_BASELINES = ("copy_input", "first_demo_output")  # those defined without a label space
 
 
 def baseline_predictions(name: str, tasks: Sequence[TypedTask], seed: int = DEFAULT_SEED) -> list[ScoredPrediction]:

@@ -23,7 +23,7 @@ from crosstask.data.prompts import (
     generator_segments,
     render,
 )
-from crosstask.evaluation.baselines import run_baselines
+from crosstask.evaluation.baselines import GEN_BASELINES, run_baselines
 from crosstask.evaluation.calibration import calibrate
 from crosstask.evaluation.classifier import predict_candidates
 from crosstask.evaluation.generator import predict_fair, predict_generator, rerank_with_classifier
@@ -131,7 +131,7 @@ def _system_prompts(system: str, tasks, encoding: dict) -> dict[tuple[str, str],
 
     if system.startswith("cls/classifier"):
         return of("classifier", tasks)
-    if system == "all/combined":
+    if system.startswith("all/combined"):
         return {**of("classifier", [t for t in tasks if t.is_cls]), **of("generator", [t for t in tasks
                                                                                        if not t.is_cls])}
     return of("generator", tasks)
@@ -188,6 +188,8 @@ def _generator_predictions(path, cls_tasks, gen_tasks, settings, options, accele
     if options.fair:
         out["cls/fair_generator"] = predict_fair(model, tokenizer, cls_tasks, encoder, prompt, accelerator=accelerator)
     if gen_tasks:
+        out["gen/generator"] = predict_generator(model, tokenizer, gen_tasks, encoder, prompt,
+                                                 max_new_tokens=options.max_new_tokens, accelerator=accelerator)
         out["gen/generator_beam"] = predict_generator(model, tokenizer, gen_tasks, encoder, prompt,
                                                       num_beams=options.n_best, n_best=options.n_best,
                                                       max_new_tokens=options.max_new_tokens, accelerator=accelerator)
@@ -235,6 +237,10 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
                 predictions["gen/generator_beam"], clf, gen_tasks, clf_encoder, encoding["classifier"]["prompt"],
                 accelerator=accelerator)
             predictions["all/combined"] = predictions["cls/classifier"] + predictions["gen/generator_beam"]
+            predictions["all/combined+reranked"] = (predictions["cls/classifier"]
+                                                    + predictions["gen/generator_reranked"])
+        if "gen/generator" in predictions:
+            predictions["all/generator"] = predictions["cls/generator"] + predictions["gen/generator"]
 
         rows = {name: _prediction_rows(preds, _system_prompts(name, cls_tasks + gen_tasks, encoding))
                 for name, preds in predictions.items()}
@@ -242,6 +248,10 @@ def evaluate(data_config: DataConfig, output_dir: str | Path, classifier: str | 
                    for name, preds in predictions.items()}
         metrics.update({f"cls/baseline:{k}": v
                         for k, v in run_baselines(cls_tasks, seed=data_config.seed, stderr=True).items()})
+        if gen_tasks:  # the label-free heuristics only: a GEN task has no label space
+            for scope, tasks in (("gen", gen_tasks), ("all", cls_tasks + gen_tasks)):
+                metrics.update({f"{scope}/baseline:{k}": v for k, v in run_baselines(
+                    tasks, GEN_BASELINES, seed=data_config.seed, stderr=True).items()})
         report = {**provenance(data_config, fingerprint), "classifier": classifier, "generator": generator,
                   "options": asdict(options), "encoding": {k: {**v, "prompt": asdict(v["prompt"])} for k,
                                                            v in encoding.items()},
