@@ -8,7 +8,7 @@
 # categories out and evaluate on their tasks (with the heuristic baselines on the same tasks).
 # CLS_EXTRA="--num-pos 2 ..." with TAG=pos2: extra classifier flags, TAG appended to the run names; GEN_EPOCHS:
 # generator epochs (default 1; named _eN when not 1); FAIR=1: also the fair generator (label-space ranking,
-# ~20 min on 65 tasks). MAXLEN: source tokens (default 160).
+# ~20 min on 65 tasks). GEN_EXTRA="--num-pos 2" with GEN_XTAG=pos2: extra generator flags, named like TAG. MAXLEN: source tokens (default 160).
 # CLS_MIX=nogen: the matched w/o GEN classifier. RERANK_CLASSIFIER=DIR: also evaluate each w/ GEN generator on
 # all 103 test tasks (GEN tasks: greedy, beam N-best, N-best reranked by that classifier; the combined score).
 # Resumable (run_step.sh); precision auto (bf16 only where native).
@@ -31,6 +31,7 @@ PREFIX=clsgen2
 HOLD=(); [ -n "${HOLDOUT:-}" ] && { HOLD=(--holdout-categories "$HOLDOUT"); PREFIX=${PREFIX}_holdout; }
 NOFAIR=(--no-fair); [ "${FAIR:-0}" = 1 ] && NOFAIR=()
 GEN_EPOCHS=${GEN_EPOCHS:-1}; GEN_TAG=""; [ "$GEN_EPOCHS" != 1 ] && GEN_TAG=_e$GEN_EPOCHS
+[ -n "${GEN_EXTRA:-}" ] && GEN_TAG=${GEN_TAG}_${GEN_XTAG:?GEN_XTAG names the GEN_EXTRA setting}
 for seed in ${SEEDS-42 43 44}; do
   name=${PREFIX}_i${INSTANCES}_s$seed
   run "train_$name" $CT train classifier $TRAIN $BEST "${HOLD[@]}" --seed "$seed" --output "$OUT/$name"
@@ -43,7 +44,7 @@ fi
 for seed in ${GEN_SEEDS-}; do
   for mix in ${GEN_MIX:-nogen gen}; do
     name=unilm_${mix}${GEN_TAG}_i${INSTANCES}_s$seed; flags=""; [ "$mix" = gen ] && flags="--mix-gen"
-    run "train_$name" $CT train generator ${TRAIN/--epochs 1/--epochs $GEN_EPOCHS} $flags --generator-arch unilm --lr 1e-4 --max-target-length 32 \
+    run "train_$name" $CT train generator ${TRAIN/--epochs 1/--epochs $GEN_EPOCHS} $flags ${GEN_EXTRA:-} --generator-arch unilm --lr 1e-4 --max-target-length 32 \
       --seed "$seed" --output "$OUT/$name"
     run "eval_$name" $CT evaluate $COMMON --seed "$seed" --generator "$OUT/$name" --max-target-length 32 --tasks cls \
       "${NOFAIR[@]}" --output "$OUT/$name/eval"
