@@ -15,13 +15,14 @@ import pytest
 from tiny_models import tiny_bert
 
 from crosstask.cli import main
+from crosstask.cli.options import from_args
 from crosstask.cli.recross import register
 from crosstask.core.io import read_json
 from crosstask.data.t0 import load_records
 from crosstask.data.t0 import load_upstream_pool as capped_pool
 from crosstask.data.t0_tasks import t0_typed_tasks
 from crosstask.experiments import recross_round as recross
-from crosstask.experiments.recross import METHODS
+from crosstask.experiments.recross import METHODS, TargetsConfig
 from crosstask.training import adapt as adapt_module
 from crosstask.training.pairs import PairConfig, build_pairs, pair_counts
 
@@ -383,7 +384,9 @@ def test_run_accepts_all_test_records_and_five_rounds():
     parser = argparse.ArgumentParser(prog="crosstask")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["recross", "run", "--upstream", "u", "--output", "o", "--test-records", "1000",
-                              "--rounds", "5", "--aggregation", "concat"])
+                              "--rounds", "5", "--aggregation", "concat", "--expand-options"])
     assert (args.max_test, args.rounds, args.aggregation, args.ceiling) == (1000, 5, "concat", 0)
+    assert from_args(TargetsConfig, args).expand_options is True
     defaults = parser.parse_args(["recross", "run", "--upstream", "u", "--output", "o"])
     assert defaults.max_test is None and defaults.rounds == 5 and defaults.aggregation == "fused"
+    assert from_args(TargetsConfig, defaults).expand_options is False

@@ -275,6 +275,9 @@ def _register_run(sub) -> None:
            help="evaluate on the first N test records (default: all of test-1000)")
     option(run, "--num-beams", type=positive, sets=(config, "num_beams"))
     option(run, "--max-new-tokens", type=positive, sets=(config, "max_new_tokens"))
+    option(run, "--expand-options", sets=(config, "expand_options"),
+           help="rank classification: score an option the input lists by index ('- A: text', 'Ending 2: "
+                "text') as 'A: text' instead of 'A' (a siamese classifier cannot tell bare indices apart)")
     _add_adapt_args(run, config)
     finish(run, cmd_run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from crosstask.data.options import expand_listed_options
 from crosstask.data.prompts import PromptConfig, PromptEncoder, classifier_context_segments, pair_segments
 from crosstask.data.tasktype import TypedTask
 from crosstask.evaluation.distributed import gather_shards, shard
@@ -28,21 +29,26 @@ class CandidatePrediction:
 
 
 def predict_candidates(model, tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig,
-                       candidates_for=None, batch_size: int = 64, accelerator=None) -> list[CandidatePrediction]:
+                       candidates_for=None, batch_size: int = 64, accelerator=None,
+                       expand_options: bool = False) -> list[CandidatePrediction]:
     """Predictions for every instance of `tasks`; each process scores its shard, all are gathered.
 
-    `candidates_for(task, instance)` gives the candidates (default: the task's label space)."""
+    `candidates_for(task, instance)` gives the candidates (default: the task's label space). `expand_options`:
+    candidates that the input lists by index are scored as "index: option text" (`data.options`); the
+    prediction is still the candidate itself."""
     was_training = model.training
     model.eval()
     items = [(t, i) for t in tasks for i in t.task.instances]
     local = shard(items, accelerator)
     device = accelerator.device if accelerator is not None else next(model.parameters()).device
     candidate_lists = [tuple(candidates_for(t, i) if candidates_for else t.labels) for t, i in local]
+    scored_lists = [expand_listed_options(i.input, cands) if expand_options else cands
+                    for (_, i), cands in zip(local, candidate_lists)]
     if getattr(model.config, "shared_context", False) or getattr(model.config, "siamese", False):
-        scores = _scorer_scores(model, local, candidate_lists, encoder, prompt)
+        scores = _scorer_scores(model, local, scored_lists, encoder, prompt)
     else:
         features = [encoder.encode(pair_segments(t, i.input, c, prompt))
-                    for (t, i), cands in zip(local, candidate_lists) for c in cands]
+                    for (t, i), cands in zip(local, scored_lists) for c in cands]
         scores = score_pairs(model, features, encoder.tokenizer.pad_token_id, batch_size, device)
     predictions, offset = [], 0
     for (task, instance), cands in zip(local, candidate_lists):

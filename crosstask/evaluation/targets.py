@@ -104,8 +104,9 @@ def predict_target(target_test_records: Sequence[T0Record], options: Mapping[Tem
                    name: str | None = None, classifier=None, classifier_encoder: PromptEncoder | None = None,
                    generator=None, generator_tokenizer=None, generator_encoder: PromptEncoder | None = None,
                    max_new_tokens: int = 64, num_beams: int = 1, prompt: PromptConfig = T0_PROMPT,
-                   max_instances: int | None = None) -> TargetPredictions:
-    """Every applicable protocol's predictions; no test label is read."""
+                   max_instances: int | None = None, expand_options: bool = False) -> TargetPredictions:
+    """Every applicable protocol's predictions; no test label is read. `expand_options`: the rank classifier
+    scores options the input lists by index as "index: text" (`data.options`)."""
     if classifier is None and generator is None:
         raise ValueError("nothing to evaluate: pass a classifier and/or a generator")
     if classifier is not None and classifier_encoder is None:
@@ -130,7 +131,8 @@ def predict_target(target_test_records: Sequence[T0Record], options: Mapping[Tem
     if classifier is not None and ranked_tasks:
         out.inputs_cut = inputs_cut(ranked_tasks, classifier_encoder, prompt, pairs=True)
         out.inputs_checked = len(ranked_records)
-        out.predictions[RANK_CLASSIFIER] = predict_candidates(classifier, ranked_tasks, classifier_encoder, prompt)
+        out.predictions[RANK_CLASSIFIER] = predict_candidates(classifier, ranked_tasks, classifier_encoder, prompt,
+                                                                  expand_options=expand_options)
         out.records[RANK_CLASSIFIER] = ranked_records
     if generator is not None and ranked_tasks:
         out.predictions[RANK_GENERATOR] = predict_fair(generator, generator_tokenizer, ranked_tasks, encoder, prompt)
@@ -199,13 +201,13 @@ def evaluate_target(target_test_records: Sequence[T0Record], options: Mapping[Te
                     name: str | None = None, classifier=None, classifier_encoder: PromptEncoder | None = None,
                     generator=None, generator_tokenizer=None, generator_encoder: PromptEncoder | None = None,
                     max_new_tokens: int = 64, num_beams: int = 1, prompt: PromptConfig = T0_PROMPT,
-                    max_instances: int | None = None) -> TargetResult:
+                    max_instances: int | None = None, expand_options: bool = False) -> TargetResult:
     """Predict with every applicable protocol (labels unread), then score. See the module docstring."""
     predicted = predict_target(target_test_records, options, name=name, classifier=classifier,
                                classifier_encoder=classifier_encoder, generator=generator,
                                generator_tokenizer=generator_tokenizer, generator_encoder=generator_encoder,
                                max_new_tokens=max_new_tokens, num_beams=num_beams, prompt=prompt,
-                               max_instances=max_instances)
+                               max_instances=max_instances, expand_options=expand_options)
     return score_target(predicted)
 
 

@@ -154,6 +154,8 @@ def _zero_shot(config, target, model_dir: Path, target_root: Path, run_dir: Path
            "max_length": config.adapt.max_length, "num_beams": config.num_beams,
            "max_new_tokens": config.max_new_tokens, "mixed_precision": config.adapt.mixed_precision,
            "prompt": asdict(config.adapt.prompt)}
+    if config.expand_options:  # absent when off: zero-shot results computed before the option stay valid
+        key["expand_options"] = True
     if (shared / "metrics.json").exists():
         zero = read_json(shared / "metrics.json")
         if zero.get("settings") != key:
@@ -192,6 +194,7 @@ class TargetsConfig:
     aggregation: str = RecrossConfig.aggregation  # fused | concat
     ceiling: int = 0  # labelled target records the ceiling diagnostic adapts on (0: off)
     n_boot: int = 2000  # bootstrap resamples of the gain intervals
+    expand_options: bool = RecrossConfig.expand_options  # rank classifier scores "index: option text"
 
 
 def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequence[str], targets: Sequence[str],
@@ -227,6 +230,8 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
                 "max_new_tokens": c.max_new_tokens, "cache_dir": str(root / "index-cache"),
                 "aggregation": c.aggregation,
                 "encoder_precision": c.encoder_precision}
+    if c.expand_options:  # absent when off, so that run roots written before the option still resume
+        settings["expand_options"] = True
     previous = read_json(root / "summary.json") if (root / "summary.json").exists() else {}
     recorded = {**settings, "adapt": asdict(settings["adapt"]), "reranker": reranker_dir and str(reranker_dir),
                 "mu": mu, "max_per_task": max_per_task, "ceiling": ceiling, "pseudo_targets": pseudo}

@@ -95,6 +95,7 @@ class RecrossConfig:
     max_new_tokens: int = 64
     max_test: int | None = None  # evaluate on the first max_test test records only
     keep_models: bool = False  # keep each round's adapted model under round-<r>/model
+    expand_options: bool = False  # rank classifier: options listed by index scored as "index: text" (data.options)
 
     def __post_init__(self):
         if self.retriever not in (*RETRIEVERS, CEILING):
@@ -154,7 +155,7 @@ def evaluate_loaded(model, tokenizer, config: RecrossConfig, target: Target, opt
         if config.model_kind == "classifier":
             return evaluate_target(test, options, name=target.name, classifier=model,
                                    classifier_encoder=PromptEncoder(tokenizer, config.adapt.max_length),
-                                   prompt=config.adapt.prompt)
+                                   prompt=config.adapt.prompt, expand_options=config.expand_options)
         return evaluate_target(test, options, name=target.name, generator=model, generator_tokenizer=tokenizer,
                                generator_encoder=PromptEncoder(tokenizer, config.adapt.max_length),
                                num_beams=config.num_beams, max_new_tokens=config.max_new_tokens,
