@@ -33,13 +33,16 @@ def test_listed_option_needs_a_listing_line():
     assert listed_option("No. of cars: 3. Is it true? Yes or No?", "No") == "of cars: 3. Is it true? Yes or No?"
 
 
-def test_expansion_is_all_or_nothing():
-    assert expand_listed_options(ARC, ["A", "B"]) == ("A: Put the objects in groups.",
-                                                      "B: Change the height of the ramp.")
-    assert expand_listed_options(OBQA, ["A", "B", "C"]) == ("A", "B", "C")  # C is not listed: none expanded
-    # one listed by accident ("No. of cars") is not enough: every label must be listed
-    assert expand_listed_options("No. of cars: 3. Is it true? Yes or No?", ["Yes", "No"]) == ("Yes", "No")
-    assert expand_listed_options(ARC, ["A"]) == ("A",)  # one option: nothing to tell apart
+def test_expansion_keeps_the_listed_labels_and_scores_their_texts():
+    assert expand_listed_options(ARC, ["A", "B"]) == (("A", "B"), ("A: Put the objects in groups.",
+                                                                   "B: Change the height of the ramp."))
+    # a template's option set mixing index styles (ARC: A-D and 1-4): the input's own listing decides
+    assert expand_listed_options(OBQA, ["1", "A", "2", "B"]) == (("A", "B"), ("A: are called to", "B: are asked to"))
+    # one label listed by accident ("No. of cars") is no listing: nothing changes
+    assert expand_listed_options("No. of cars: 3. Is it true? Yes or No?", ["Yes", "No"]) == (("Yes", "No"),) * 2
+    assert expand_listed_options(ARC, ["A"]) == (("A",), ("A",))  # one option: nothing to tell apart
+    same = "Pick one.\n- A: yes\n- B: yes"
+    assert expand_listed_options(same, ["A", "B"]) == (("A", "B"),) * 2  # identical texts tell nothing apart
 
 
 def test_rank_classifier_scores_the_expanded_options_and_predicts_the_index(tmp_path, monkeypatch):
@@ -51,17 +54,18 @@ def test_rank_classifier_scores_the_expanded_options_and_predicts_the_index(tmp_
     model = EncoderClassifier(load_encoder(bert), ClassifierConfig(model=bert, dropout=0.0)).eval()
     encoder = PromptEncoder(load_tokenizer(bert), 128)
     records = [T0Record(ARC, ("D",), "arc", "validation", "letters", f"#{i}", "arc") for i in range(2)]
-    options = {("arc", "letters"): ("A", "B", "C", "D")}
+    options = {("arc", "letters"): ("A", "1", "B", "C", "D")}
     seen = []
     real = evaluation.pair_segments
     monkeypatch.setattr(evaluation, "pair_segments", lambda t, text, c, p: seen.append(c) or real(t, text, c, p))
 
     plain = predict_target(records, options, classifier=model, classifier_encoder=encoder)
-    assert seen == ["A", "B", "C", "D"] * 2
+    assert seen == ["A", "1", "B", "C", "D"] * 2
     seen.clear()
     expanded = predict_target(records, options, classifier=model, classifier_encoder=encoder, expand_options=True)
     assert seen[:2] == ["A: Put the objects in groups.", "B: Change the height of the ramp."] and len(seen) == 8
     for prediction in expanded.predictions[RANK_CLASSIFIER]:
         assert prediction.candidates == ("A", "B", "C", "D") and prediction.prediction in prediction.candidates
+        assert len(prediction.scores) == 4
     assert [p.scores for p in plain.predictions[RANK_CLASSIFIER]] != \
         [p.scores for p in expanded.predictions[RANK_CLASSIFIER]]

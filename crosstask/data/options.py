@@ -2,7 +2,7 @@
 
 Many T0 templates ask for an index ("A", "Ending 3", "2") instead of the option's text. A classifier that
 scores a candidate apart from the input (a siamese one) cannot tell "A" from "B"; scored as "A: <text>"
-it can. The expansion is all-or-nothing per input, so every candidate of one instance is scored alike.
+it can. Expanded, an instance's candidates are the labels its input lists, every one scored as "label: text".
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ def listed_option(text: str, label: str) -> str | None:
     return match[1].strip() if match else None
 
 
-def expand_listed_options(text: str, labels: Sequence[str]) -> tuple[str, ...]:
-    """Each label as "label: its listed text" when `text` lists every one of them (two or more, with distinct
-    texts); else the labels unchanged."""
-    listed = [listed_option(text, label) for label in labels]
-    if len(labels) < 2 or any(option is None for option in listed) or len(set(listed)) < len(listed):
-        return tuple(labels)
-    return tuple(f"{label}: {option}" for label, option in zip(labels, listed))
+def expand_listed_options(text: str, labels: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(candidates, texts to score). When `text` lists two or more of `labels` with distinct texts, the
+    candidates are those listed and each is scored as "label: its listed text" (a template's option set may
+    mix index styles, e.g. A–D and 1–4 on ARC, and an input lists one of them); else all labels, unchanged."""
+    listed = [(label, option) for label in labels if (option := listed_option(text, label)) is not None]
+    if len(listed) < 2 or len({option for _, option in listed}) < len(listed):
+        return tuple(labels), tuple(labels)
+    return tuple(label for label, _ in listed), tuple(f"{label}: {option}" for label, option in listed)

@@ -34,16 +34,18 @@ def predict_candidates(model, tasks: Sequence[TypedTask], encoder: PromptEncoder
     """Predictions for every instance of `tasks`; each process scores its shard, all are gathered.
 
     `candidates_for(task, instance)` gives the candidates (default: the task's label space). `expand_options`:
-    candidates that the input lists by index are scored as "index: option text" (`data.options`); the
-    prediction is still the candidate itself."""
+    when the input lists candidates by index, those are the candidates, each scored as "index: option text"
+    (`data.options`); the prediction is still a candidate itself."""
     was_training = model.training
     model.eval()
     items = [(t, i) for t in tasks for i in t.task.instances]
     local = shard(items, accelerator)
     device = accelerator.device if accelerator is not None else next(model.parameters()).device
     candidate_lists = [tuple(candidates_for(t, i) if candidates_for else t.labels) for t, i in local]
-    scored_lists = [expand_listed_options(i.input, cands) if expand_options else cands
-                    for (_, i), cands in zip(local, candidate_lists)]
+    scored_lists = candidate_lists
+    if expand_options and local:
+        candidate_lists, scored_lists = map(list, zip(*(expand_listed_options(i.input, cands)
+                                                        for (_, i), cands in zip(local, candidate_lists))))
     if getattr(model.config, "shared_context", False) or getattr(model.config, "siamese", False):
         scores = _scorer_scores(model, local, scored_lists, encoder, prompt)
     else:
