@@ -31,6 +31,7 @@ TAGS = {  # a suffix of the prefix (superni_seeds.sh TAG / GEN_EPOCHS) -> what i
     re.compile(r"e(\d+)"): "{} epochs",
     re.compile(r"pos(\d+)"): "{} positive demonstrations",
     re.compile(r"ml(\d+)"): "{} source tokens",
+    re.compile(r"(opts)"): "label space listed in the prompt",
 }
 
 
@@ -77,6 +78,14 @@ def collect(root: Path) -> list[dict]:
     return rows
 
 
+def with_archived(rows: list[dict], archived: list[dict]) -> list[dict]:
+    """The runs found on disk plus those superni.json already records whose directories are gone (an earlier
+    machine's runs/), marked `archived`: their numbers stay in the tables, without per-category detail."""
+    present = {row["run"] for row in rows}
+    kept = [{**row, "archived": True} for row in archived if row["run"] not in present]
+    return sorted(rows + kept, key=lambda row: row["run"])
+
+
 def mean_std(values: list[float]) -> tuple[float, float | None]:
     return round(statistics.mean(values), 2), (round(statistics.stdev(values), 2) if len(values) > 1 else None)
 
@@ -97,7 +106,7 @@ def held_out_report(root: Path, rows: list[dict]) -> tuple[list[str], dict]:
     lines, data = [], {}
     for (prefix, holdout, instances), block in groups(rows).items():
         baselines_path = root / f"baselines_{prefix}_holdout.json"
-        if not holdout or not baselines_path.is_file():
+        if not holdout or not baselines_path.is_file() or any("per_category" not in r for r in block):
             continue
         baselines = read_json(baselines_path)["results"]
         lines += [f"### Held-out categories ({block[0]['setting']}, {instances} instances per task; seeds "
@@ -189,7 +198,8 @@ def main() -> None:
     parser.add_argument("--plot", default="docs/results/superni_scaling.png")
     args = parser.parse_args()
     root = Path(args.runs)
-    rows = collect(root)
+    report = read_json(Path(args.json)) if Path(args.json).is_file() else {}
+    rows = with_archived(collect(root), report.get("round2_runs", []))
     if not rows:
         raise SystemExit(f"no finished runs under {root}")
     lines = ["| setting | instances / task | EM (mean ± std) | calibrated | dev EM | seeds | steps | train hash | "
@@ -224,7 +234,6 @@ def main() -> None:
     headline = max(classifier.values(), key=lambda b: statistics.mean(r["dev_em"] or 0 for r in b), default=None)
     generator = groups([r for r in main_rows if r["model"] == "generator"])
     best_gen = max(generator.values(), key=lambda b: statistics.mean(r["em"] for r in b), default=None)
-    report = read_json(Path(args.json)) if Path(args.json).is_file() else {}
     if headline:
         em = mean_std([r["em"] for r in headline])
         report.update(cls_em_mean=em[0], cls_em_std=em[1], cls_seeds=[r["seed"] for r in headline],

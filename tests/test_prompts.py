@@ -125,3 +125,39 @@ def test_shared_context_scorer_cuts_the_middle_too(tokenizer):
     decoded = tokenizer.decode(context)
     assert decoded.startswith("input : answer the question") and "what fell to the normans?" in decoded
     assert 2 + len(context) + max(len(t) for t in tails) <= 96
+
+
+def _typed(category: str, outputs: tuple[str, ...]):
+    from crosstask.data.records import Instance, Task
+    from crosstask.data.tasktype import type_task
+    instances = tuple(Instance(f"i{n}", f"input {n}", (o,)) for n, o in enumerate(outputs))
+    return type_task(Task("t", "Answer.", (category,), (), (), instances))
+
+
+def test_generator_source_lists_the_label_options_of_a_cls_task_only(tokenizer):
+    from crosstask.data.prompts import PromptEncoder, generator_options, source_ids
+    cls_task = _typed("Textual Entailment", ("Entailment", "Neutral", "entailment", "Contradiction"))
+    gen_task = _typed("Title Generation", ("Paris", "a cat"))
+    listed = PromptConfig(label_options=True)
+    assert generator_options(cls_task, listed) == ("Entailment", "Neutral", "Contradiction")
+    assert generator_options(cls_task, PromptConfig()) == () and generator_options(gen_task, listed) == ()
+    source = render(generator_segments("Answer.", (), (), "x", listed, generator_options(cls_task, listed)))
+    assert source == ("Definition: Answer.\n\nOptions: Entailment, Neutral, Contradiction\n\n"
+                      "Now complete the following example -\nInput: x.\nOutput: ")
+    encoder = PromptEncoder(tokenizer, 64)
+    with_options = tokenizer.decode(source_ids(cls_task, "x", encoder, listed))
+    assert "options : entailment, neutral, contradiction" in with_options
+    assert "options" not in tokenizer.decode(source_ids(gen_task, "x", encoder, listed))
+
+
+def test_label_options_flag_reaches_the_prompt_config():
+    from crosstask.cli import build_parser
+    from crosstask.cli.options import from_args
+    parser = build_parser()
+    train = parser.parse_args(["train", "generator", "--label-options", "--output", "x"])
+    assert from_args(PromptConfig, train).label_options is True
+    assert from_args(PromptConfig, parser.parse_args(["train", "generator", "--output", "x"])).label_options is False
+    evaluate = parser.parse_args(["evaluate", "--generator", "g", "--no-label-options", "--output", "x"])
+    from crosstask.cli.common import prompt_overrides
+    assert prompt_overrides(evaluate) == {"label_options": False}
+    assert prompt_overrides(parser.parse_args(["evaluate", "--generator", "g", "--output", "x"])) == {}

@@ -241,9 +241,11 @@ class Generator(_Model):
 
     def score(self, definition: str, input: str, candidates: Sequence[str],
               positive_examples: Sequence[Example] = (), negative_examples: Sequence[Example] = ()) -> list[float]:
-        """log P(candidate | prompt) of each candidate (the fair generator's label-space ranking)."""
+        """log P(candidate | prompt) of each candidate (the fair generator's label-space ranking); a generator
+        trained with `label_options` reads the candidates listed in its prompt."""
+        options = tuple(candidates) if self.prompt.label_options else ()
         source = self.encoder.encode(generator_segments(definition, positive_examples, negative_examples, input,
-                                                        self.prompt))
+                                                        self.prompt, options))
         return sequence_log_likelihoods(self.model, self._tokenizer(), source, list(candidates),
                                         max_target_length=self.config.model.max_target_length)
 

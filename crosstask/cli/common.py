@@ -53,6 +53,12 @@ def add_prompt_args(parser: argparse.ArgumentParser, from_model: bool = False) -
     else:
         option(parser, "--explanations", sets=(PromptConfig, "explanations"),
                help="include demonstration explanations")
+    options_help = ("generator: list a CLS task's label space in its prompt ('Options: a, b, c'), the candidates "
+                    "the classifier scores")
+    if from_model:
+        option(parser, "--label-options", action=argparse.BooleanOptionalAction, from_model=True, help=options_help)
+    else:
+        option(parser, "--label-options", sets=(PromptConfig, "label_options"), help=options_help)
     option(parser, "--label-mode", choices=LABEL_MODES, sets=(DataConfig, "label_mode"),
            help="test-task label spaces: all instances (seed; leaks test labels) or examples only")
     option(parser, "--max-test-instances", type=non_negative, sets=(DataConfig, "max_test_instances"),
@@ -91,5 +97,6 @@ def add_generator_arch_arg(parser: argparse.ArgumentParser, *sets) -> None:
 
 def prompt_overrides(args: argparse.Namespace) -> dict:
     """The prompt flags given on the command line (evaluate: each replaces the saved model's own setting)."""
-    values = {"num_positive": args.num_pos, "num_negative": args.num_neg, "explanations": args.explanations}
+    values = {"num_positive": args.num_pos, "num_negative": args.num_neg, "explanations": args.explanations,
+              "label_options": args.label_options}
     return {k: v for k, v in values.items() if v is not None}

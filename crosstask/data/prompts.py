@@ -55,6 +55,7 @@ class PromptConfig:
     num_negative: int = 0
     explanations: bool = False
     input_head: int | None = None  # None: a long input keeps its beginning; k: its first k tokens and its end
+    label_options: bool = False  # generator: list a CLS task's label space before the instance ("Options: a, b")
 
 
 # T0 / ReCross inputs end with the question, the options and "Answer:": a long one loses its middle.
@@ -68,11 +69,14 @@ def _definition(definition: str) -> list[Segment]:
 
 
 def generator_segments(definition: str, positive: Sequence[Example], negative: Sequence[Example],
-                       text: str, config: PromptConfig = PromptConfig()) -> list[Segment]:
-    """Tk-Instruct source: definition, optional demonstrations, then the instance to complete."""
+                       text: str, config: PromptConfig = PromptConfig(), options: Sequence[str] = ()) -> list[Segment]:
+    """Tk-Instruct source: definition, optional demonstrations, the options to answer with (if any), then the
+    instance to complete."""
     segments = _definition(definition)
     segments += _examples_block(positive[: config.num_positive], "Positive", config.explanations)
     segments += _examples_block(negative[: config.num_negative], "Negative", config.explanations)
+    if options:
+        segments.append(Segment(f"Options: {', '.join(option.strip() for option in options)}\n\n"))
     segments += [Segment("Now complete the following example -\nInput: ", truncatable=False),
                  Segment(_sentence(text), keep_head=config.input_head), Segment("\nOutput: ", truncatable=False)]
     return segments
@@ -202,7 +206,14 @@ def pair_segments(task: TypedTask, text: str, candidate: str, prompt: PromptConf
         + candidate_segments(candidate)
 
 
+def generator_options(task: TypedTask, prompt: PromptConfig) -> tuple[str, ...]:
+    """The labels a generator prompt lists (`label_options`): a CLS task's label space, the same candidates the
+    classifier scores; none for a GEN task, whose "label space" is its answers."""
+    return task.labels if prompt.label_options and task.is_cls else ()
+
+
 def source_ids(task: TypedTask, text: str, encoder: PromptEncoder, prompt: PromptConfig) -> list[int]:
     """The generator's encoded source for `text` under the task's definition and demonstrations."""
     t = task.task
-    return encoder.encode(generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt))
+    return encoder.encode(generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt,
+                                             generator_options(task, prompt)))

@@ -20,6 +20,7 @@ from crosstask.data.prompts import (
     PromptConfig,
     PromptEncoder,
     classifier_context_segments,
+    generator_options,
     generator_segments,
     render,
 )
@@ -117,10 +118,13 @@ def rendered_prompts(tasks, prompt: PromptConfig, kind: str) -> dict[tuple[str, 
     """(task, instance id) -> the prompt a model of `kind` reads, rendered before truncation: the generator's
     source, or the classifier's pair context (each candidate's pair appends its Output line and "Is this
     example correct?")."""
-    segments = generator_segments if kind == "generator" else classifier_context_segments
-    return {(t.name, i.id): render(segments(t.task.definition, t.task.positive_examples, t.task.negative_examples,
-                                            i.input, prompt))
-            for t in tasks for i in t.task.instances}
+    def segments(t, text):
+        if kind == "generator":
+            return generator_segments(t.task.definition, t.task.positive_examples, t.task.negative_examples, text,
+                                      prompt, generator_options(t, prompt))
+        return classifier_context_segments(t.task.definition, t.task.positive_examples, t.task.negative_examples,
+                                           text, prompt)
+    return {(t.name, i.id): render(segments(t, i.input)) for t in tasks for i in t.task.instances}
 
 
 def _system_prompts(system: str, tasks, encoding: dict) -> dict[tuple[str, str], str]:
