@@ -18,6 +18,7 @@ import statistics
 from pathlib import Path
 
 from crosstask.core.io import atomic_write_json, read_json, read_jsonl
+from crosstask.data.text import normalize_answer
 
 BASES = {  # setting prefix -> (model, setting)
     "clsgen2": ("classifier", "cross (pair) classifier, w/ GEN, 2 negatives per positive"),
@@ -74,8 +75,22 @@ def collect(root: Path) -> list[dict]:
                      "dev_em": dev_em, "best_step": train.get("best_step"),
                      "steps": train.get("steps"), "train_data_hash": train.get("data_hash"),
                      "test_data_hash": report.get("data_hash"), "train_command": train.get("command"),
-                     "eval_command": report.get("command"), "machine": train.get("machine")})
+                     "eval_command": report.get("command"), "machine": train.get("machine"),
+                     "in_label_space": in_label_space(run / "eval" / "predictions-cls-generator.jsonl")
+                     if model == "generator" else None})
     return rows
+
+
+def in_label_space(predictions: Path) -> float | None:
+    """% of a generator's greedy outputs that are one of the task's labels (its test instances' answers, after
+    SuperNI normalisation): how often it answers with a label at all."""
+    if not predictions.is_file():
+        return None
+    rows = list(read_jsonl(predictions))
+    labels: dict[str, set[str]] = {}
+    for row in rows:
+        labels.setdefault(row["task"], set()).update(normalize_answer(r) for r in row["references"])
+    return round(100 * sum(normalize_answer(r["prediction"]) in labels[r["task"]] for r in rows) / len(rows), 2)
 
 
 def with_archived(rows: list[dict], archived: list[dict]) -> list[dict]:
@@ -202,17 +217,19 @@ def main() -> None:
     rows = with_archived(collect(root), report.get("round2_runs", []))
     if not rows:
         raise SystemExit(f"no finished runs under {root}")
-    lines = ["| setting | instances / task | EM (mean ± std) | calibrated | dev EM | seeds | steps | train hash | "
-             "test hash |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| setting | instances / task | EM (mean ± std) | calibrated | dev EM | greedy output in label space % | "
+             "seeds | steps | train hash | test hash |", "|---|---|---|---|---|---|---|---|---|---|"]
     scaling = []
     for (prefix, holdout, instances), block in sorted(groups(rows).items()):
         if holdout:
             continue
         em, dev = mean_std([r["em"] for r in block]), [r["dev_em"] for r in block if r["dev_em"] is not None]
         calibrated = [r["em_calibrated"] for r in block if r["em_calibrated"] is not None]
+        valid = [r["in_label_space"] for r in block if r.get("in_label_space") is not None]
         lines.append(f"| {block[0]['setting']} | {instances} | {fmt(*em)} | "
                      f"{fmt(*mean_std(calibrated)) if calibrated else '–'} | "
-                     f"{fmt(*mean_std(dev)) if dev else '–'} | {', '.join(str(r['seed']) for r in block)} | "
+                     f"{fmt(*mean_std(dev)) if dev else '–'} | {fmt(*mean_std(valid)) if valid else '–'} | "
+                     f"{', '.join(str(r['seed']) for r in block)} | "
                      f"{', '.join(str(r['steps']) for r in block)} | {block[0]['train_data_hash']} | "
                      f"{block[0]['test_data_hash']} |")
         scaling.append({"instances_per_task": instances, "system": block[0]['setting'], "em_mean": em[0],
