@@ -198,6 +198,8 @@ def scaling_plot(scaling: list[dict], path: Path) -> None:
              title="SuperNI data scaling (packaged MiniLM, 22 M)")
     axes.set_xticks(sorted({r["instances_per_task"] for r in scaling}),
                     labels=[str(n) for n in sorted({r["instances_per_task"] for r in scaling})])
+    axes.minorticks_off()
+    axes.axhline(34.43, color="grey", linestyle="--", linewidth=1, label="most frequent demonstration label (34.43)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     figure.tight_layout()
