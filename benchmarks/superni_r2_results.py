@@ -183,7 +183,7 @@ def gen_half_report(root: Path) -> tuple[list[str], dict, dict]:
     return lines, gen, combined
 
 
-def scaling_plot(scaling: list[dict], path: Path) -> None:
+def scaling_plot(scaling: list[dict], path: Path, baseline_em: float | None = None) -> None:
     """EM on the 65 CLS test tasks vs training instances per task, one line per setting (mean ± std)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -199,7 +199,9 @@ def scaling_plot(scaling: list[dict], path: Path) -> None:
     axes.set_xticks(sorted({r["instances_per_task"] for r in scaling}),
                     labels=[str(n) for n in sorted({r["instances_per_task"] for r in scaling})])
     axes.minorticks_off()
-    axes.axhline(34.43, color="grey", linestyle="--", linewidth=1, label="most frequent demonstration label (34.43)")
+    if baseline_em is not None:
+        axes.axhline(baseline_em, color="grey", linestyle="--", linewidth=1,
+                     label=f"most frequent demonstration label ({baseline_em:.2f})")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     figure.tight_layout()
@@ -243,7 +245,7 @@ def main() -> None:
     gen_lines, gen_half, combined = gen_half_report(root)
     print("\n".join(gen_lines))
     if scaling:
-        scaling_plot(scaling, Path(args.plot))
+        scaling_plot(scaling, Path(args.plot), report.get("baseline_em"))
     print("Commands:\n")
     for row in rows:
         print(f"- `{row['run']}`: `{row['train_command']}` then `{row['eval_command']}`")

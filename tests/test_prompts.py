@@ -1,18 +1,25 @@
 import pytest
 
+from crosstask.cli import build_parser
+from crosstask.cli.common import prompt_overrides
+from crosstask.cli.options import from_args
 from crosstask.data.prompts import (
     T0_INPUT_HEAD,
     T0_PROMPT,
     PromptConfig,
+    PromptEncoder,
     candidate_segments,
     classifier_context_segments,
     cut_piece,
     encode_segments,
     fit_lengths,
+    generator_options,
     generator_segments,
     render,
+    source_ids,
 )
-from crosstask.data.records import Example
+from crosstask.data.records import Example, Instance, Task
+from crosstask.data.tasktype import type_task
 from crosstask.models.backbone import load_tokenizer
 
 POS = (Example("I love it", "positive", "love is positive"), Example("bad", "negative"))
@@ -128,14 +135,11 @@ def test_shared_context_scorer_cuts_the_middle_too(tokenizer):
 
 
 def _typed(category: str, outputs: tuple[str, ...]):
-    from crosstask.data.records import Instance, Task
-    from crosstask.data.tasktype import type_task
     instances = tuple(Instance(f"i{n}", f"input {n}", (o,)) for n, o in enumerate(outputs))
     return type_task(Task("t", "Answer.", (category,), (), (), instances))
 
 
 def test_generator_source_lists_the_label_options_of_a_cls_task_only(tokenizer):
-    from crosstask.data.prompts import PromptEncoder, generator_options, source_ids
     cls_task = _typed("Textual Entailment", ("Entailment", "Neutral", "entailment", "Contradiction"))
     gen_task = _typed("Title Generation", ("Paris", "a cat"))
     listed = PromptConfig(label_options=True)
@@ -151,13 +155,10 @@ def test_generator_source_lists_the_label_options_of_a_cls_task_only(tokenizer):
 
 
 def test_label_options_flag_reaches_the_prompt_config():
-    from crosstask.cli import build_parser
-    from crosstask.cli.options import from_args
     parser = build_parser()
     train = parser.parse_args(["train", "generator", "--label-options", "--output", "x"])
     assert from_args(PromptConfig, train).label_options is True
     assert from_args(PromptConfig, parser.parse_args(["train", "generator", "--output", "x"])).label_options is False
     evaluate = parser.parse_args(["evaluate", "--generator", "g", "--no-label-options", "--output", "x"])
-    from crosstask.cli.common import prompt_overrides
     assert prompt_overrides(evaluate) == {"label_options": False}
     assert prompt_overrides(parser.parse_args(["evaluate", "--generator", "g", "--output", "x"])) == {}

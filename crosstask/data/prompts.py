@@ -212,8 +212,13 @@ def generator_options(task: TypedTask, prompt: PromptConfig) -> tuple[str, ...]:
     return task.labels if prompt.label_options and task.is_cls else ()
 
 
+def task_generator_segments(task: TypedTask, text: str, prompt: PromptConfig) -> list[Segment]:
+    """The generator source of `text` under the task's definition, demonstrations and (`label_options`) labels."""
+    t = task.task
+    return generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt,
+                              generator_options(task, prompt))
+
+
 def source_ids(task: TypedTask, text: str, encoder: PromptEncoder, prompt: PromptConfig) -> list[int]:
     """The generator's encoded source for `text` under the task's definition and demonstrations."""
-    t = task.task
-    return encoder.encode(generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt,
-                                             generator_options(task, prompt)))
+    return encoder.encode(task_generator_segments(task, text, prompt))

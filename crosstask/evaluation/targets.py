@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder, generator_segments, pair_segments
+from crosstask.data.prompts import T0_PROMPT, PromptConfig, PromptEncoder, pair_segments, task_generator_segments
 from crosstask.data.records import T0Record, TaskType
 from crosstask.data.t0_tasks import TemplateKey, group_by_template, make_task
 from crosstask.data.tasktype import LabelSpaceMode, TypedTask
@@ -94,8 +94,7 @@ def inputs_cut(tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: Promp
     def cut(task: TypedTask, text: str) -> bool:
         if pairs:
             return any(encoder.cuts(pair_segments(task, text, c, prompt)) for c in task.labels)
-        t = task.task
-        return encoder.cuts(generator_segments(t.definition, t.positive_examples, t.negative_examples, text, prompt))
+        return encoder.cuts(task_generator_segments(task, text, prompt))
 
     return sum(cut(t, i.input) for t in tasks for i in t.task.instances)
 

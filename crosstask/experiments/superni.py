@@ -20,9 +20,8 @@ from crosstask.data.prompts import (
     PromptConfig,
     PromptEncoder,
     classifier_context_segments,
-    generator_options,
-    generator_segments,
     render,
+    task_generator_segments,
 )
 from crosstask.evaluation.baselines import GEN_BASELINES, run_baselines
 from crosstask.evaluation.calibration import calibrate
@@ -120,8 +119,7 @@ def rendered_prompts(tasks, prompt: PromptConfig, kind: str) -> dict[tuple[str, 
     example correct?")."""
     def segments(t, text):
         if kind == "generator":
-            return generator_segments(t.task.definition, t.task.positive_examples, t.task.negative_examples, text,
-                                      prompt, generator_options(t, prompt))
+            return task_generator_segments(t, text, prompt)
         return classifier_context_segments(t.task.definition, t.task.positive_examples, t.task.negative_examples,
                                            text, prompt)
     return {(t.name, i.id): render(segments(t, i.input)) for t in tasks for i in t.task.instances}
