@@ -44,3 +44,19 @@ def test_gen_negatives_match_cls_ratio():
 def test_seed_positives_only_variant():
     gen = [p for p in build_pairs([CLS, GEN], PairConfig(mix_gen=True, gen_negatives="none")) if p.task == "gen"]
     assert pair_counts(gen) == {"pairs": 4, "positive": 4, "negative": 0}
+
+
+def _listed(name, rows):
+    instances = tuple(Instance(f"{name}-{i}", text, (gold,)) for i, (text, gold) in enumerate(rows))
+    return type_task(Task(name, "Pick one.", ("Question Answering",), (), (), instances))
+
+
+def test_expanded_options_pair_each_listed_index_with_its_text():
+    arc = _listed("arc", [("Q1?\n- A: red\n- B: blue\n- C: green", "B"), ("Q2?\n- A: up\n- B: down\n- C: left", "A"),
+                          ("Q3 lists nothing", "C")])
+    pairs = build_pairs([arc], PairConfig(expand_options=True))
+    assert [(p.instance_id, p.candidate, p.label) for p in pairs] == [
+        ("arc-0", "B: blue", 1), ("arc-0", "A: red", 0), ("arc-0", "C: green", 0),
+        ("arc-1", "A: up", 1), ("arc-1", "B: down", 0), ("arc-1", "C: left", 0),
+        ("arc-2", "C", 1), ("arc-2", "B", 0), ("arc-2", "A", 0)]  # nothing listed: the bare labels
+    assert [p.candidate for p in build_pairs([arc])][:3] == ["B", "A", "C"]  # off by default

@@ -126,6 +126,13 @@ def test_adapt_config_has_the_paper_defaults():
     assert c.pairs.mix_gen
 
 
+def test_round_adaptation_expands_options_with_the_scoring():
+    plain, expanded = RecrossConfig("tgt"), RecrossConfig("tgt", expand_options=True)
+    assert [recross.adapt_config(c, 2).pairs.expand_options for c in (plain, expanded)] == [False, True]
+    assert recross.adapt_config(expanded, 2).seed == expanded.adapt.seed + 2
+    assert recross.adapt_config(plain, 0).pairs == plain.adapt.pairs  # off: the settings of earlier run roots
+
+
 def test_adapt_classifier_writes_a_copy_and_leaves_upstream_untouched(env, tmp_path):
     before = file_hashes(env["upstream"])
     out = adapt_classifier(env["upstream"], env["pool"][:40], AdaptConfig(lr=1e-3, max_steps=2, max_length=64),

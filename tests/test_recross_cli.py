@@ -96,6 +96,15 @@ def env(tmp_path_factory):
     return {"root": root, "data": data, "bert": bert, "upstream": upstream, "runs": root / "runs"}
 
 
+def test_upstream_expand_options_is_recorded(env, tmp_path):
+    out = tmp_path / "expanded"
+    assert main(["recross", "upstream", "--kind", "classifier", "--data", str(env["root"]), "--output", str(out),
+                 "--model", env["bert"], "--max-per-task", "8", "--max-steps", "1", "--batch-size", "8",
+                 "--max-length", "64", "--siamese", "--expand-options"]) == 0
+    assert read_json(out / "run_config.json")["config"]["pairs"]["expand_options"] is True
+    assert read_json(env["upstream"] / "run_config.json")["config"]["pairs"]["expand_options"] is False
+
+
 def _run_args(env, *extra: str) -> list[str]:
     return ["recross", "run", "--data", str(env["data"]), "--target", "all", "--retriever", "random,bm25",
             "--rounds", "2", "--n", "16", "--queries", "4", "--upstream", str(env["upstream"]),

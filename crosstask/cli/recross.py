@@ -189,6 +189,9 @@ def _register_upstream(sub) -> None:
     option(up, "--siamese", sets=(UpstreamConfig, "siamese"),
            help="classifier upstream: context and candidate pooled apart, head on [u, v, u*v, |u-v|] "
                 "(--batch-size counts instances, each with all its candidates)")
+    option(up, "--expand-options", sets=(UpstreamConfig, "expand_options"),
+           help="classifier upstream: an input's options listed by index are its candidates, trained as "
+                "'index: option text' (evaluate with `recross run --expand-options`)")
     option(up, "--max-cls-labels", type=positive, sets=(UpstreamConfig, "max_cls_labels"),
            help="templates with ≤ N labels are CLS")
     option(up, "--dev-templates", type=non_negative, sets=(UpstreamConfig, "dev_templates"),

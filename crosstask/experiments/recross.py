@@ -88,6 +88,7 @@ class UpstreamConfig:
     exclude_tasks: tuple[str, ...] = ()  # upstream tasks left out (pseudo-targets to choose adaptation settings on)
     generator_arch: str | None = GeneratorConfig.arch  # None: unilm for BERT backbones, seq2seq for T5 / BART
     siamese: bool = ClassifierConfig.siamese  # classifier architecture (models.classifier)
+    expand_options: bool = PairConfig.expand_options  # classifier: options listed by index trained as "index: text"
 
 
 def train_upstream(recross_dir: str | Path, output_dir: str | Path, config: UpstreamConfig = UpstreamConfig(),
@@ -108,7 +109,8 @@ def train_upstream(recross_dir: str | Path, output_dir: str | Path, config: Upst
     train, dev = [t for t in tasks if t.name not in held], [t for t in tasks if t.name in held]
     if kind == "classifier":
         training: Any = ClassifierTrainingConfig(ClassifierConfig(model, siamese=config.siamese),
-                                                 PairConfig(mix_gen=True, seed=seed),
+                                                 PairConfig(mix_gen=True, seed=seed,
+                                                            expand_options=config.expand_options),
                                                  prompt=T0_PROMPT, max_length=max_length)
     elif kind == "generator":
         training = GeneratorTrainingConfig(GeneratorConfig(model, False, max_length, config.max_target_length,

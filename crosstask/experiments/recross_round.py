@@ -184,6 +184,13 @@ def _check_config(run_dir: Path, settings: dict) -> None:
     atomic_write_json(path, settings)
 
 
+def adapt_config(config: RecrossConfig, round_index: int) -> AdaptConfig:
+    """Round `round_index`'s adaptation settings: its own seed; with `expand_options` the classifier adapts on
+    the candidates it is scored on ("index: option text")."""
+    pairs = replace(config.adapt.pairs, expand_options=config.adapt.pairs.expand_options or config.expand_options)
+    return replace(config.adapt, seed=config.adapt.seed + round_index, pairs=pairs)
+
+
 def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], target: Target,
                 upstream_model_dir: str | Path, run_dir: str | Path) -> dict:
     """Zero-shot once, then `config.rounds` rounds of query → retrieve (→ rerank) → adapt → evaluate;
@@ -202,6 +209,8 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
         raise CrosstaskError(f"cannot sample {config.query_size} queries from the {len(target.query)} query "
                              f"inputs of {target.name}")
     settings = {**asdict(config), "upstream_model": str(upstream_model_dir), "pool_size": len(records)}
+    if not settings["adapt"]["pairs"]["expand_options"]:  # absent when off: earlier run roots still resume
+        del settings["adapt"]["pairs"]["expand_options"]
     _check_config(run_dir, settings)
     options = option_sets(target.query)
     zero_dir = run_dir / "zero-shot"
@@ -224,7 +233,7 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
         upstream = upstream or load_model(upstream_model_dir, config.model_kind)
         index_seconds = round(time.perf_counter() - start, 3)  # retriever (re)built this round
         out = run_round(upstream, records, queries, retriever, config.n, reranker=reranker, mu=config.mu,
-                        adapt=replace(config.adapt, seed=config.adapt.seed + r), config=config)
+                        adapt=adapt_config(config, r), config=config)
         retrieved = out.retrieved
         atomic_write_json(round_dir / "retrieved.json",
                           {"target": target.name, "round": r, "queries": queries, **retrieved.to_json()})
