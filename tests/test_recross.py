@@ -130,7 +130,10 @@ def test_round_adaptation_expands_options_with_the_scoring():
     plain, expanded = RecrossConfig("tgt"), RecrossConfig("tgt", expand_options=True)
     assert [recross.adapt_config(c, 2).pairs.expand_options for c in (plain, expanded)] == [False, True]
     assert recross.adapt_config(expanded, 2).seed == expanded.adapt.seed + 2
-    assert recross.adapt_config(plain, 0).pairs == plain.adapt.pairs  # off: the settings of earlier run roots
+    assert recross.adapt_config(plain, 0).pairs == plain.adapt.pairs
+    # recorded with a run only when on, so run roots written before the option still resume
+    assert "expand_options" not in recross.adapt_settings(plain.adapt)["pairs"]
+    assert recross.adapt_settings(recross.adapt_config(expanded, 0))["pairs"]["expand_options"] is True
 
 
 def test_adapt_classifier_writes_a_copy_and_leaves_upstream_untouched(env, tmp_path):

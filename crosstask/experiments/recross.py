@@ -51,6 +51,7 @@ from crosstask.experiments.recross_round import (
     CEILING,
     METHODS,
     RecrossConfig,
+    adapt_settings,
     load_retrieved_sets,
     retrieved_task_distribution,
     run_recross,
@@ -235,7 +236,7 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     if c.expand_options:  # absent when off, so that run roots written before the option still resume
         settings["expand_options"] = True
     previous = read_json(root / "summary.json") if (root / "summary.json").exists() else {}
-    recorded = {**settings, "adapt": asdict(settings["adapt"]), "reranker": reranker_dir and str(reranker_dir),
+    recorded = {**settings, "adapt": adapt_settings(c.adapt), "reranker": reranker_dir and str(reranker_dir),
                 "mu": mu, "max_per_task": max_per_task, "ceiling": ceiling, "pseudo_targets": pseudo}
     free = {"rounds", "reranker", "mu", "cache_dir", "ceiling"}  # their run dirs check reranker, mu and ceiling
     if previous and {k: v for k, v in previous["settings"].items() if k not in free} != \

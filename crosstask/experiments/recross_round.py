@@ -184,6 +184,15 @@ def _check_config(run_dir: Path, settings: dict) -> None:
     atomic_write_json(path, settings)
 
 
+def adapt_settings(adapt: AdaptConfig) -> dict:
+    """`adapt` as recorded with a run: `pairs.expand_options` absent when off, so run roots written before the
+    option existed still resume."""
+    settings = asdict(adapt)
+    if not settings["pairs"]["expand_options"]:
+        del settings["pairs"]["expand_options"]
+    return settings
+
+
 def adapt_config(config: RecrossConfig, round_index: int) -> AdaptConfig:
     """Round `round_index`'s adaptation settings: its own seed; with `expand_options` the classifier adapts on
     the candidates it is scored on ("index: option text")."""
@@ -208,9 +217,8 @@ def run_recross(config: RecrossConfig, pool: UpstreamPool | Sequence[T0Record], 
     if config.rounds and config.query_size > len(target.query):  # checked before config.json is written
         raise CrosstaskError(f"cannot sample {config.query_size} queries from the {len(target.query)} query "
                              f"inputs of {target.name}")
-    settings = {**asdict(config), "upstream_model": str(upstream_model_dir), "pool_size": len(records)}
-    if not settings["adapt"]["pairs"]["expand_options"]:  # absent when off: earlier run roots still resume
-        del settings["adapt"]["pairs"]["expand_options"]
+    settings = {**asdict(config), "adapt": adapt_settings(config.adapt), "upstream_model": str(upstream_model_dir),
+                "pool_size": len(records)}
     _check_config(run_dir, settings)
     options = option_sets(target.query)
     zero_dir = run_dir / "zero-shot"
