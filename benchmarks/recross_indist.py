@@ -3,7 +3,10 @@
 records (seeded shuffle of the task file; templates with ≤ 5 options), the option with the highest P(correct)
 beside the template's most frequent first answer in the task file (majority).
 
-Usage: .venv/bin/python benchmarks/recross_indist.py UPSTREAM [TASK ...]
+--expand-options: options an input lists by index are scored as "index: option text" (`recross run
+--expand-options`; for an upstream trained with `recross upstream --expand-options`).
+
+Usage: .venv/bin/python benchmarks/recross_indist.py [--expand-options] UPSTREAM [TASK ...]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import crosstask
 from crosstask.core.precision import autocast
+from crosstask.data.options import expand_listed_options
 from crosstask.data.t0 import load_records
 
 POOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "recross" / "upstream"
@@ -23,7 +27,10 @@ TASKS = ["rotten_tomatoes", "amazon_polarity", "social_i_qa", "glue-qqp"]
 
 
 def main() -> None:
-    upstream, tasks = sys.argv[1], sys.argv[2:] or TASKS
+    args = sys.argv[1:]
+    expand = "--expand-options" in args
+    args = [a for a in args if a != "--expand-options"]
+    upstream, tasks = args[0], args[1:] or TASKS
     classifier = crosstask.Classifier.from_pretrained(upstream)
     for task in tasks:
         records = load_records(POOL / f"{task}.json")
@@ -36,9 +43,11 @@ def main() -> None:
         rows = [r for r in records if len(options[r.template]) <= 5][:300]
         right = 0
         for r in rows:
-            labels = sorted(options[r.template])
+            labels, texts = sorted(options[r.template]), sorted(options[r.template])
+            if expand:
+                labels, texts = expand_listed_options(r.input, labels)
             with autocast("auto", "cpu"):
-                scores = classifier.score("", r.input, labels)
+                scores = classifier.score("", r.input, texts)
             right += labels[max(range(len(labels)), key=scores.__getitem__)] in r.outputs
         print(json.dumps({"task": task, "accuracy": round(100 * right / len(rows), 2), "majority":
                           round(100 * sum(majority[r.template] in r.outputs for r in rows) / len(rows), 2),
