@@ -43,7 +43,7 @@ def main() -> None:
         rows = [r for r in records if len(options[r.template]) <= 5][:300]
         right = 0
         for r in rows:
-            labels, texts = sorted(options[r.template]), sorted(options[r.template])
+            labels = texts = sorted(options[r.template])
             if expand:
                 labels, texts = expand_listed_options(r.input, labels)
             with autocast("auto", "cpu"):
