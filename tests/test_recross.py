@@ -211,6 +211,30 @@ def test_distant_supervision_rows(env, tmp_path, monkeypatch):
     assert build_distant_supervision(pool, env["upstream"], **kwargs) == rows
 
 
+@pytest.mark.parametrize("trained_on_texts", [True, False])
+def test_distant_supervision_adapts_on_the_candidates_the_upstream_was_trained_on(env, tmp_path, monkeypatch,
+                                                                                    trained_on_texts):
+    run = tmp_path / "upstream-run"  # a `recross upstream` run: final/ and its run_config.json
+    run.mkdir()
+    (run / "final").symlink_to(Path(env["upstream"]).resolve(), target_is_directory=True)
+    (run / "run_config.json").write_text(json.dumps({"config": {"pairs": {"expand_options": trained_on_texts}}}))
+    seen = []  # the adaptation config of every held-out loss and fine-tuning
+
+    def heldout_loss(model, heldout, tokenizer, adapt):
+        seen.append(adapt)
+        return 0.0
+
+    def fine_tune(kind, model_dir, records, adapt, work, save):
+        seen.append(adapt)
+        return None, None
+
+    monkeypatch.setattr(distant_supervision, "heldout_loss", heldout_loss)
+    monkeypatch.setattr(distant_supervision, "fine_tune", fine_tune)
+    config = DistantSupervisionConfig(query_size=2, group_size=4, n_groups=2, heldout_size=6, seed=1)
+    build_distant_supervision(env["pool"], run, ["nli"], BM25Retriever(env["pool"]), config)
+    assert len(seen) == 1 + 2 + 2 and {a.pairs.expand_options for a in seen} == {trained_on_texts}
+
+
 def test_train_reranker_saves_a_cross_encoder(env, tmp_path):
     rows = [{"query": f"Review {i}: good?", "candidate": c, "label": int(c.startswith("Review"))}
             for i in range(4) for c in (f"Review {i + 9}: bad.", f"Premise {i}: cats.")]

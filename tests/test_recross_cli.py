@@ -23,6 +23,7 @@ from crosstask.data.t0 import load_upstream_pool as capped_pool
 from crosstask.data.t0_tasks import t0_typed_tasks
 from crosstask.experiments import recross_round as recross
 from crosstask.experiments.recross import METHODS, TargetsConfig
+from crosstask.models.kinds import trained_on_option_texts
 from crosstask.training import adapt as adapt_module
 from crosstask.training.pairs import PairConfig, build_pairs, pair_counts
 
@@ -103,6 +104,12 @@ def test_upstream_expand_options_is_recorded(env, tmp_path):
                  "--max-length", "64", "--siamese", "--expand-options"]) == 0
     assert read_json(out / "run_config.json")["config"]["pairs"]["expand_options"] is True
     assert read_json(env["upstream"] / "run_config.json")["config"]["pairs"]["expand_options"] is False
+    assert trained_on_option_texts(out / "final") and not trained_on_option_texts(env["upstream"])
+    runs = tmp_path / "runs"  # scored as it was trained, without repeating the flag
+    assert main(["recross", "run", "--data", str(env["data"]), "--target", "tgt_b", "--retriever", "random",
+                 "--rounds", "0", "--n", "8", "--queries", "3", "--upstream", str(out), "--output", str(runs),
+                 "--max-length", "64"]) == 0
+    assert read_json(runs / "summary.json")["settings"]["expand_options"] is True
 
 
 def _run_args(env, *extra: str) -> list[str]:
@@ -332,6 +339,12 @@ def test_distant_supervision_reranker_and_dense_rerank_run(env, tmp_path):
     retrieved = read_json(runs / "tgt_b" / "dense_rerank" / "round-0" / "retrieved.json")
     assert retrieved["method"] == "dense+rerank" and retrieved["reranked_from"] == 16 and len(retrieved["items"]) == 8
     assert len(list((runs / "index-cache").iterdir())) == 1  # one dense index shared by both methods
+    other = tmp_path / "other-runs"  # another run root reuses the content-keyed index through --index-cache
+    assert main(["recross", "run", "--data", str(env["data"]), "--target", "tgt_b", "--retriever", "dense",
+                 "--rounds", "1", "--n", "8", "--queries", "3", "--upstream", str(env["upstream"]), "--output",
+                 str(other), "--index-cache", str(runs / "index-cache"), "--adapt-max-steps", "1",
+                 "--max-length", "64"]) == 0
+    assert not (other / "index-cache").exists() and len(list((runs / "index-cache").iterdir())) == 1
     report = main(["recross", "report", "--runs", str(runs), "--out", str(tmp_path / "report")])
     assert report == 0 and read_json(tmp_path / "report" / "recross.json")["dense_rerank"]["n_targets"] == 1
 

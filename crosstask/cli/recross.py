@@ -271,6 +271,9 @@ def _register_run(sub) -> None:
     option(run, "--index", choices=["exact", "hnsw", "ivf"], sets=(config, "index_kind"), help="dense index kind")
     option(run, "--encoder", sets=(config, "encoder"),
            help="encoder for dense / sbert (default: upstream encoder / packaged MiniLM)")
+    option(run, "--index-cache", sets=(config, "index_cache"),
+           help="index cache directory (default: OUTPUT/index-cache); indexes are keyed by pool content, encoder "
+                "and index settings, so run roots can share one")
     option(run, "--encoder-precision", choices=ENCODER_PRECISIONS, sets=(config, "encoder_precision"),
            help="index encoders (dense, sbert); auto: bf16 autocast where bf16 is native (AMX / "
                 "AVX-512-BF16 CPUs, GPUs), fp32 otherwise; near-identical sets")
@@ -280,7 +283,8 @@ def _register_run(sub) -> None:
     option(run, "--max-new-tokens", type=positive, sets=(config, "max_new_tokens"))
     option(run, "--expand-options", sets=(config, "expand_options"),
            help="rank classification: score an option the input lists by index ('- A: text', 'Ending 2: "
-                "text') as 'A: text' instead of 'A' (a siamese classifier cannot tell bare indices apart)")
+                "text') as 'A: text' instead of 'A' (a siamese classifier cannot tell bare indices apart); on "
+                "whenever the upstream was trained with `recross upstream --expand-options`")
     _add_adapt_args(run, config)
     finish(run, cmd_run)
 

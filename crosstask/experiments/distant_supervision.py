@@ -23,7 +23,7 @@ import random
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from crosstask.core.io import atomic_write_jsonl, read_jsonl
 from crosstask.core.progress import progress
 from crosstask.core.provenance import hash_json
 from crosstask.data.records import T0Record
-from crosstask.models.kinds import detect_kind
+from crosstask.models.kinds import detect_kind, trained_on_option_texts
 from crosstask.retrieval.retrievers import Retriever
 from crosstask.training.adapt import AdaptConfig, fine_tune, heldout_loss, load_model
 
@@ -83,8 +83,10 @@ def build_distant_supervision(pool_records: Sequence[T0Record], upstream_model_d
     shuffle: the whole best group is positive, the whole worst group negative). With `output`, the
     rows are written there as JSONL (atomically), and each query set's rows are kept under
     `<output>.parts/` so an interrupted run resumes where it stopped."""
-    upstream_model_dir, kind = detect_kind(upstream_model_dir)
     c, adapt = config, config.adapt
+    if trained_on_option_texts(upstream_model_dir):  # adapt on the candidates the upstream was trained on
+        adapt = replace(adapt, pairs=replace(adapt.pairs, expand_options=True))
+    upstream_model_dir, kind = detect_kind(upstream_model_dir)
     query_size, group_size, n_groups = c.query_size, c.group_size, c.n_groups
     heldout_size, seed = c.heldout_size, c.seed
     n_shuffles, strict = c.n_shuffles, c.strict

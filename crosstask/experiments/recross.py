@@ -59,7 +59,7 @@ from crosstask.experiments.recross_round import (
 from crosstask.experiments.superni import train_run
 from crosstask.models.classifier import ClassifierConfig
 from crosstask.models.generator import GeneratorConfig
-from crosstask.models.kinds import detect_kind
+from crosstask.models.kinds import detect_kind, trained_on_option_texts, upstream_run_config
 from crosstask.training.adapt import AdaptConfig
 from crosstask.training.classifier import ClassifierTrainingConfig
 from crosstask.training.generator import GeneratorTrainingConfig
@@ -198,6 +198,7 @@ class TargetsConfig:
     ceiling: int = 0  # labelled target records the ceiling diagnostic adapts on (0: off)
     n_boot: int = 2000  # bootstrap resamples of the gain intervals
     expand_options: bool = RecrossConfig.expand_options  # rank classifier scores "index: option text"
+    index_cache: str | None = None  # index cache directory (None: run_root/index-cache); content-keyed, so shareable
 
 
 def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequence[str], targets: Sequence[str],
@@ -230,10 +231,10 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     root = Path(run_root)
     settings = {"rounds": rounds, "n": n, "query_size": query_size, "index_kind": c.index_kind, "max_test": max_test,
                 "adapt": c.adapt, "encoder": c.encoder, "num_beams": c.num_beams,
-                "max_new_tokens": c.max_new_tokens, "cache_dir": str(root / "index-cache"),
+                "max_new_tokens": c.max_new_tokens, "cache_dir": c.index_cache or str(root / "index-cache"),
                 "aggregation": c.aggregation,
                 "encoder_precision": c.encoder_precision}
-    if c.expand_options:  # absent when off, so that run roots written before the option still resume
+    if c.expand_options or trained_on_option_texts(upstream_dir):  # absent when off: older run roots still resume
         settings["expand_options"] = True
     previous = read_json(root / "summary.json") if (root / "summary.json").exists() else {}
     recorded = {**settings, "adapt": adapt_settings(c.adapt), "reranker": reranker_dir and str(reranker_dir),
@@ -298,12 +299,11 @@ def check_held_out(upstream_dir: str | Path, pseudo_targets: Sequence[str]) -> N
     of `upstream_dir`, or of its parent when it is the run's best/ or final/), or when that is unknown."""
     if not pseudo_targets:
         return
-    found = [p / "run_config.json" for p in (Path(upstream_dir), Path(upstream_dir).parent)
-             if (p / "run_config.json").is_file()]
-    if not found:
+    run_config = upstream_run_config(upstream_dir)
+    if run_config is None:
         raise CrosstaskError(f"cannot tell which tasks the upstream model in {upstream_dir} was trained on (no "
                              "run_config.json): pseudo-targets need an upstream run of `crosstask recross upstream`")
-    seen = sorted(set(read_json(found[0]).get("upstream_tasks", [])) & set(pseudo_targets))
+    seen = sorted(set(run_config.get("upstream_tasks", [])) & set(pseudo_targets))
     if seen:
         raise CrosstaskError(f"the upstream model in {upstream_dir} was trained on {', '.join(seen)}: a pseudo-target "
                              f"must be held out (crosstask recross upstream --exclude-tasks {','.join(seen)})")

@@ -101,6 +101,21 @@ def detect_kind(path: str | Path) -> tuple[Path, str]:
     return found, kind
 
 
+def upstream_run_config(upstream_dir: str | Path) -> dict | None:
+    """The run_config.json of `crosstask recross upstream` for `upstream_dir` (the run, or its best/ or final/
+    model), or None when there is none (e.g. a bare model directory)."""
+    found = [p / "run_config.json" for p in (Path(upstream_dir), Path(upstream_dir).parent)
+             if (p / "run_config.json").is_file()]
+    return read_json(found[0]) if found else None
+
+
+def trained_on_option_texts(upstream_dir: str | Path) -> bool:
+    """Whether the upstream classifier was trained on "index: option text" candidates (`--expand-options`), so that
+    rank classification must score the same candidates."""
+    run_config = upstream_run_config(upstream_dir) or {}
+    return bool(((run_config.get("config") or {}).get("pairs") or {}).get("expand_options"))
+
+
 INFERENCE_FILE = "crosstask_inference.json"
 
 

@@ -1,0 +1,46 @@
+"""Collect the adaptation sweep of benchmarks/recross_r2_sweep.sh: per setting (one run root under OUT/sweep/) and
+held-out pseudo-target, the mean ± std over rounds of the adapted upstream's rank accuracy beside its zero-shot
+accuracy, and the mean gain over the pseudo-targets that rank classification can score. Prints Markdown.
+
+Usage: .venv/bin/python benchmarks/recross_r2_sweep_table.py [--out runs/bench/recross_r2_expand]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+METRIC = "rank/classifier/accuracy"
+
+
+def setting_rows(summary: dict) -> dict[str, tuple[float, float, float, int]]:
+    """target -> (zero-shot, mean, std, rounds) of every pseudo-target with rank-scored records."""
+    out = {}
+    for target, entry in summary["targets"].items():
+        zero = entry["zero_shot"].get(METRIC)
+        for stats in entry["methods"].values():
+            adapted = stats["summary"].get(METRIC)
+            if zero is not None and adapted is not None:
+                out[target] = (zero, adapted["mean"], adapted["std"], adapted["n"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/bench/recross_r2_expand")
+    args = parser.parse_args()
+    settings = {p.name: setting_rows(json.loads((p / "summary.json").read_text()))
+                for p in sorted(Path(args.out, "sweep").iterdir()) if (p / "summary.json").is_file()}
+    targets = sorted({t for rows in settings.values() for t in rows})
+    print("| setting | " + " | ".join(f"{t} (zero-shot → adapted)" for t in targets) + " | mean gain |")
+    print("|---|" + "---|" * (len(targets) + 1))
+    for name, rows in settings.items():
+        cells = [f"{rows[t][0]:.2f} → {rows[t][1]:.2f} ± {rows[t][2]:.2f} ({rows[t][3]})" if t in rows else "–"
+                 for t in targets]
+        gains = [rows[t][1] - rows[t][0] for t in targets if t in rows]
+        print(f"| {name} | " + " | ".join(cells) + f" | {sum(gains) / len(gains):+.2f} |")
+
+
+if __name__ == "__main__":
+    main()
