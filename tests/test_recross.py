@@ -149,6 +149,23 @@ def test_adapt_classifier_writes_a_copy_and_leaves_upstream_untouched(env, tmp_p
         adapt_classifier(env["upstream"], env["pool"][:4], FAST, env["upstream"])
 
 
+def test_heldout_loss_of_a_siamese_classifier_is_its_mean_pair_loss(env):
+    from transformers import AutoTokenizer
+
+    from crosstask.models.classifier import ClassifierConfig, EncoderClassifier
+
+    model = EncoderClassifier.from_backbone(ClassifierConfig(env["bert"], dropout=0.0, siamese=True))
+    tokenizer = AutoTokenizer.from_pretrained(env["bert"])
+    records = env["pool"][:12]
+    whole = heldout_loss(model, records, tokenizer, FAST, batch_size=64)  # one batch: the training loss itself
+    features = adapt_module.classifier_features(records, tokenizer, FAST, siamese=True)
+    batch = adapt_module._collate("classifier", tokenizer, siamese=True)(features)
+    with torch.no_grad():
+        expected = adapt_module.classifier_loss(model.eval(), batch).item()
+    assert whole == pytest.approx(expected, rel=1e-5) and np.isfinite(whole) and whole > 0
+    assert heldout_loss(model, records, tokenizer, FAST, batch_size=2) == pytest.approx(whole, rel=1e-4)  # weighted
+
+
 def test_adapt_generator_and_label_smoothed_nll(env, tmp_path):
     before = file_hashes(env["t5"])
     out = adapt_generator(env["t5"], env["pool"][:12], FAST, tmp_path / "gen")

@@ -173,19 +173,20 @@ def heldout_loss(model, records: Sequence[T0Record], tokenizer, config: AdaptCon
     """Mean loss on labelled records: the classifier's pair cross-entropy (an `EncoderClassifier`),
     else the generator's per-token NLL (no label smoothing). Eval mode; the training flag is restored."""
     is_classifier = isinstance(model, EncoderClassifier)
-    features = (classifier_features if is_classifier else seq2seq_features)(records, tokenizer, config)
+    siamese = is_classifier and bool(getattr(model.config, "siamese", False))
+    features = classifier_features(records, tokenizer, config, siamese) if is_classifier else \
+        seq2seq_features(records, tokenizer, config)
     if not features:
         raise CrosstaskError("held-out loss needs at least one labelled record")
-    collate = _collate("classifier" if is_classifier else "generator", tokenizer)
+    collate = _collate("classifier" if is_classifier else "generator", tokenizer, siamese)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for start in range(0, len(features), batch_size):
         batch = {k: v.to(device) for k, v in collate(features[start:start + batch_size]).items()}
-        if is_classifier:
-            logits = model(batch["input_ids"], batch["attention_mask"]).float()
-            total += F.cross_entropy(logits, batch["labels"], reduction="sum").item()
+        if is_classifier:  # the training loss (pairs, or a siamese batch's contexts × candidates), summed
+            total += classifier_loss(model, batch).item() * len(batch["labels"])
             count += len(batch["labels"])
         else:
             total += token_nll(model, batch, reduction="sum").item()
