@@ -4,7 +4,7 @@ records (seeded shuffle of the task file; templates with ≤ 5 options), the opt
 beside the template's most frequent first answer in the task file (majority).
 
 --expand-options: options an input lists by index are scored as "index: option text" (`recross run
---expand-options`; for an upstream trained with `recross upstream --expand-options`).
+--expand-options`); on by itself for an upstream trained with `recross upstream --expand-options`.
 
 Usage: .venv/bin/python benchmarks/recross_indist.py [--expand-options] UPSTREAM [TASK ...]
 """
@@ -21,6 +21,7 @@ import crosstask
 from crosstask.core.precision import autocast
 from crosstask.data.options import expand_listed_options
 from crosstask.data.t0 import load_records
+from crosstask.models.kinds import trained_on_option_texts
 
 POOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "recross" / "upstream"
 TASKS = ["rotten_tomatoes", "amazon_polarity", "social_i_qa", "glue-qqp"]
@@ -31,6 +32,7 @@ def main() -> None:
     expand = "--expand-options" in args
     args = [a for a in args if a != "--expand-options"]
     upstream, tasks = args[0], args[1:] or TASKS
+    expand = expand or trained_on_option_texts(upstream)
     classifier = crosstask.Classifier.from_pretrained(upstream)
     for task in tasks:
         records = load_records(POOL / f"{task}.json")
