@@ -52,7 +52,7 @@ def plot_retrieval_heatmap(distribution: Mapping[str, Mapping[str, float]], out_
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp.png")
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120, format="png")
+        fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")  # the colour bar's label stays in the picture
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, out)
     finally:
