@@ -21,7 +21,8 @@ for lr in ${LRS:-6e-6 2e-5 5e-5}; do
       name=lr${lr}_n${n}_e${ep}${ADAPT_BATCH:+_b$ADAPT_BATCH}
       run "sweep_$name" $CT recross run --data "$DATA" --target "$HELD" --retriever "${RETRIEVERS:-dense}" \
         --aggregation concat --rounds "${ROUNDS:-2}" --n "$n" --queries 16 --adapt-lr "$lr" --adapt-epochs "$ep" \
-        --adapt-batch-size "${ADAPT_BATCH:-4}" --upstream "$OUT/upstream" --output "$OUT/sweep/$name" --max-per-task 1000 ${RUN_EXTRA:-} $LEN --seed 42
+        --adapt-batch-size "${ADAPT_BATCH:-4}" --upstream "$OUT/upstream" --output "$OUT/sweep/$name" \
+        --max-per-task 1000 ${RUN_EXTRA:-} $LEN --seed 42
     done
   done
 done

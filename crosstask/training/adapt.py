@@ -106,6 +106,15 @@ def _collate(kind: str, tokenizer, siamese: bool = False):
     return seq2seq_collator(tokenizer)
 
 
+def _encoded(kind: str, model, records: Sequence[T0Record], tokenizer, config: AdaptConfig):
+    """(features, collator) of `records` as `model` trains on them; a siamese classifier's feature is an instance
+    with all its candidates."""
+    if kind != "classifier":
+        return seq2seq_features(records, tokenizer, config), _collate(kind, tokenizer)
+    siamese = bool(getattr(model.config, "siamese", False))
+    return classifier_features(records, tokenizer, config, siamese), _collate(kind, tokenizer, siamese)
+
+
 def fine_tune(kind: str, model_dir: str | Path, records: Sequence[T0Record], config: AdaptConfig,
               work_dir: str | Path, save: bool = True):
     """Load a copy of the model in `model_dir`, train it on `records`; returns (model, tokenizer).
@@ -119,20 +128,18 @@ def fine_tune_model(kind: str, model, tokenizer, records: Sequence[T0Record], co
                     work_dir: str | Path, save: bool = False):
     """Train `model` (in place: pass a copy to keep the original) on `records`; returns (model, tokenizer)."""
     model.train()
-    siamese = kind == "classifier" and bool(getattr(model.config, "siamese", False))
+    features, collate = _encoded(kind, model, records, tokenizer, config)
     if kind == "classifier":
-        features, loss_fn = classifier_features(records, tokenizer, config, siamese), classifier_loss
-        groups = model.parameter_groups(config.lr, config.lr, config.weight_decay)
+        loss_fn, groups = classifier_loss, model.parameter_groups(config.lr, config.lr, config.weight_decay)
     else:
-        features, groups = seq2seq_features(records, tokenizer, config), None
-        loss_fn = lambda m, b: token_nll(m, b, config.label_smoothing)
+        loss_fn, groups = (lambda m, b: token_nll(m, b, config.label_smoothing)), None
     args = TrainingArguments(output_dir=str(work_dir), epochs=config.epochs, batch_size=config.batch_size,
                              lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
                              max_grad_norm=config.max_grad_norm, seed=config.seed, max_steps=config.max_steps,
                              keep_checkpoints=0, log_every=50, progress=config.progress,
                              mixed_precision=config.mixed_precision)
     save_fn = (lambda m, d: save_model(m, tokenizer, d, kind)) if save else (lambda m, d: None)
-    trainer = Trainer(model, features, _collate(kind, tokenizer, siamese), loss_fn, args, save_fn, groups)
+    trainer = Trainer(model, features, collate, loss_fn, args, save_fn, groups)
     trainer.train()
     adapted = trainer.accelerator.unwrap_model(trainer.model)
     return adapted.eval(), tokenizer
@@ -173,12 +180,9 @@ def heldout_loss(model, records: Sequence[T0Record], tokenizer, config: AdaptCon
     """Mean loss on labelled records: the classifier's pair cross-entropy (an `EncoderClassifier`),
     else the generator's per-token NLL (no label smoothing). Eval mode; the training flag is restored."""
     is_classifier = isinstance(model, EncoderClassifier)
-    siamese = is_classifier and bool(getattr(model.config, "siamese", False))
-    features = classifier_features(records, tokenizer, config, siamese) if is_classifier else \
-        seq2seq_features(records, tokenizer, config)
+    features, collate = _encoded("classifier" if is_classifier else "generator", model, records, tokenizer, config)
     if not features:
         raise CrosstaskError("held-out loss needs at least one labelled record")
-    collate = _collate("classifier" if is_classifier else "generator", tokenizer, siamese)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
