@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,12 @@ def test_upstream_expand_options_is_recorded(env, tmp_path):
     assert read_json(out / "run_config.json")["config"]["pairs"]["expand_options"] is True
     assert read_json(env["upstream"] / "run_config.json")["config"]["pairs"]["expand_options"] is False
     assert trained_on_option_texts(out / "final") and not trained_on_option_texts(env["upstream"])
+    saved = read_json(out / "final" / "crosstask_inference.json")  # the saved model carries it, without its run
+    assert saved["expand_options"] is True and "expand_options" not in read_json(
+        env["upstream"] / "final" / "crosstask_inference.json")
+    bare = tmp_path / "bare"
+    shutil.copytree(out / "final", bare)
+    assert trained_on_option_texts(bare) and '"index: option text"' in (bare / "README.md").read_text()
     runs = tmp_path / "runs"  # scored as it was trained, without repeating the flag
     assert main(["recross", "run", "--data", str(env["data"]), "--target", "tgt_b", "--retriever", "random",
                  "--rounds", "0", "--n", "8", "--queries", "3", "--upstream", str(out), "--output", str(runs),

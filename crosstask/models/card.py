@@ -91,7 +91,9 @@ def render_model_card(settings: dict) -> str:
                        "architecture": ", ".join(f"{k}={v}" for k, v in (settings.get("architecture") or {}).items()),
                        "max length": settings.get("max_length"), "max new tokens": settings.get("max_new_tokens"),
                        "prompt": ", ".join(f"{k}={v}" for k, v in prompt.items()),
-                       "label-space mode": settings.get("label_mode")}), "",
+                       "label-space mode": settings.get("label_mode"),
+                       "candidates": "options an input lists by index are scored as \"index: option text\""
+                       if settings.get("expand_options") else None}), "",
              "## Training", ""]
     if training:
         lines.append(_bullets({"data": f"`{training['data']}`" if training.get("data") else None,

@@ -110,8 +110,12 @@ def upstream_run_config(upstream_dir: str | Path) -> dict | None:
 
 
 def trained_on_option_texts(upstream_dir: str | Path) -> bool:
-    """Whether the upstream classifier was trained on "index: option text" candidates (`--expand-options`), so that
-    rank classification must score the same candidates."""
+    """Whether a classifier (a saved model or a training run) was trained on "index: option text" candidates
+    (`--expand-options`), so that rank classification must score the same candidates: read from the saved model's
+    crosstask_inference.json; for models saved before it recorded this, from the training run's run_config.json."""
+    settings = load_inference_settings(model_dir(upstream_dir))
+    if "expand_options" in settings:
+        return bool(settings["expand_options"])
     run_config = upstream_run_config(upstream_dir) or {}
     return bool(((run_config.get("config") or {}).get("pairs") or {}).get("expand_options"))
 

@@ -123,6 +123,8 @@ def train_classifier(train_tasks: Sequence[TypedTask], config: ClassifierTrainin
         return dev_eval(m, encoder, trainer.accelerator)
 
     card = card_info("classifier", config.model.architecture(), config.model.model, train_tasks)
+    if config.pairs.expand_options:  # rank classification must score the candidates it was trained on
+        card["expand_options"] = True
 
     def save(m, directory: Path):
         m.save_pretrained(directory, tokenizer)
