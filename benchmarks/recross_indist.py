@@ -17,11 +17,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import crosstask
 from crosstask.core.precision import autocast
-from crosstask.data.options import expand_listed_options
+from crosstask.data.prompts import PromptEncoder
 from crosstask.data.t0 import load_records
-from crosstask.models.kinds import trained_on_option_texts
+from crosstask.evaluation.targets import RANK_CLASSIFIER, evaluate_target
+from crosstask.models.kinds import load_inference_settings, load_model, model_dir, trained_on_option_texts
 
 POOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "recross" / "upstream"
 TASKS = ["rotten_tomatoes", "amazon_polarity", "social_i_qa", "glue-qqp"]
@@ -33,26 +33,22 @@ def main() -> None:
     args = [a for a in args if a != "--expand-options"]
     upstream, tasks = args[0], args[1:] or TASKS
     expand = expand or trained_on_option_texts(upstream)
-    classifier = crosstask.Classifier.from_pretrained(upstream)
+    model, tokenizer = load_model(upstream, "classifier")
+    encoder = PromptEncoder(tokenizer, load_inference_settings(model_dir(upstream)).get("max_length", 192))
     for task in tasks:
         records = load_records(POOL / f"{task}.json")
-        options: dict[str, set[str]] = {}
+        options: dict[tuple[str, str], set[str]] = {}
         for record in records:
-            options.setdefault(record.template, set()).update(record.outputs)
-        majority = {t: Counter(o for r in records if r.template == t for o in r.outputs[:1]).most_common(1)[0][0]
-                    for t in options}
+            options.setdefault((record.dataset, record.template), set()).update(record.outputs)
+        majority = {key: Counter(o for r in records if (r.dataset, r.template) == key for o in r.outputs[:1])
+                    .most_common(1)[0][0] for key in options}
         random.Random(1).shuffle(records)
-        rows = [r for r in records if len(options[r.template]) <= 5][:300]
-        right = 0
-        for r in rows:
-            labels = texts = sorted(options[r.template])
-            if expand:
-                labels, texts = expand_listed_options(r.input, labels)
-            with autocast("auto", "cpu"):
-                scores = classifier.score("", r.input, texts)
-            right += labels[max(range(len(labels)), key=scores.__getitem__)] in r.outputs
-        print(json.dumps({"task": task, "accuracy": round(100 * right / len(rows), 2), "majority":
-                          round(100 * sum(majority[r.template] in r.outputs for r in rows) / len(rows), 2),
+        rows = [r for r in records if len(options[r.dataset, r.template]) <= 5][:300]
+        with autocast("auto", "cpu"):  # the table's scoring path: T0 prompt, passage cut in the middle, batched
+            result = evaluate_target(rows, {k: sorted(v) for k, v in options.items()}, name=task, classifier=model,
+                                     classifier_encoder=encoder, expand_options=expand)
+        print(json.dumps({"task": task, "accuracy": result.metrics[RANK_CLASSIFIER]["accuracy"], "majority":
+                          round(100 * sum(majority[r.dataset, r.template] in r.outputs for r in rows) / len(rows), 2),
                           "n": len(rows)}), flush=True)
 
 

@@ -2,10 +2,12 @@
 packaged default backbone; head learning rate; resume after an interrupted run."""
 
 import json
+import logging
 
 import pytest
 import torch
 from tiny_models import tiny_bart, tiny_bert, tiny_t5
+from transformers.utils import logging as hf_logging
 
 from crosstask.data.benchmark import DataConfig, load_superni_data
 from crosstask.evaluation.classifier import dev_evaluator
@@ -180,3 +182,33 @@ def test_shared_context_classifier_trains_and_evaluates(models, tmp_path):
     t5 = ClassifierTrainingConfig(ClassifierConfig(models["t5"], shared_context=True))
     with pytest.raises(CrosstaskError, match="shared context"):
         pipeline.train("classifier", DATA, t5, TrainingArguments(str(tmp_path / "t5"), max_steps=1, progress=False))
+
+
+def test_saved_encoder_reloads_without_a_newly_initialised_pooler(models, tmp_path):
+    from transformers import AutoModel, DistilBertConfig, DistilBertModel
+
+    from crosstask.models.backbone import load_tokenizer
+    from crosstask.models.classifier import ENCODER_DIR, load_encoder, saved_without_pooler
+
+    assert not saved_without_pooler(models["bert"])  # a BERT checkpoint with its pooler
+    model = EncoderClassifier.from_backbone(ClassifierConfig(models["bert"]))
+    model.save_pretrained(tmp_path / "saved", load_tokenizer(models["bert"]))
+    assert saved_without_pooler(tmp_path / "saved" / ENCODER_DIR)  # crosstask pools itself and saves none
+    records: list[logging.LogRecord] = []
+    handler, logger, level = logging.Handler(), logging.getLogger("transformers"), hf_logging.get_verbosity()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    hf_logging.set_verbosity_warning()  # the CLI tests set it to error
+    try:
+        encoder = load_encoder(str(tmp_path / "saved" / ENCODER_DIR))
+        assert encoder.pooler is None and not records
+        AutoModel.from_pretrained(str(tmp_path / "saved" / ENCODER_DIR))  # the report load_encoder avoids
+    finally:
+        logger.removeHandler(handler)
+        hf_logging.set_verbosity(level)
+    report = records[0].getMessage()
+    assert len(records) == 1 and "pooler.dense.weight" in report and "MISSING" in report
+    DistilBertModel(DistilBertConfig(vocab_size=100, dim=16, n_layers=1, n_heads=2, hidden_dim=32)).save_pretrained(
+        tmp_path / "distil")  # no pooler and no add_pooling_layer option: loaded as it is
+    assert saved_without_pooler(tmp_path / "distil")
+    assert type(load_encoder(str(tmp_path / "distil"))).__name__ == "DistilBertModel"

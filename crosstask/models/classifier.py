@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -58,7 +59,7 @@ class ClassifierConfig:
 def load_encoder(name_or_path: str, trust_remote_code: bool = False) -> nn.Module:
     """The encoder of any backbone: T5 → T5EncoderModel, a saved bert2bert (EncoderDecoderModel) or
     other seq2seq → its get_encoder(), a saved unilm generator → its shared BERT, else AutoModel."""
-    from transformers import AutoConfig, AutoModel, EncoderDecoderModel, T5EncoderModel
+    from transformers import AutoConfig, EncoderDecoderModel, T5EncoderModel
 
     from crosstask.models.unilm import UnilmForSeq2SeqLM  # local: transformers' BERT modelling (seconds to import)
 
@@ -72,10 +73,37 @@ def load_encoder(name_or_path: str, trust_remote_code: bool = False) -> nn.Modul
         if config.model_type == "encoder-decoder":  # AutoModel has no mapping for it
             model = EncoderDecoderModel.from_pretrained(path)
         else:
-            model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
+            model = _auto_encoder(path, trust_remote_code)
     except OSError as exc:
         raise CrosstaskError(f"cannot load a model from {name_or_path!r}: {exc}") from None
     return drop_pooler(model.get_encoder() if config.is_encoder_decoder else model)
+
+
+def saved_without_pooler(path: str | Path) -> bool:
+    """Whether a local safetensors checkpoint holds no pooler weights, as every encoder crosstask saves (it pools
+    itself); False for a hub id or another format, where that cannot be told without downloading."""
+    directory = Path(path)
+    if (directory / "model.safetensors.index.json").is_file():
+        keys = json.loads((directory / "model.safetensors.index.json").read_text()).get("weight_map", {})
+    elif (directory / "model.safetensors").is_file():
+        with safe_open(directory / "model.safetensors", "pt") as weights:
+            keys = list(weights.keys())
+    else:
+        return False
+    return not any("pooler." in key for key in keys)
+
+
+def _auto_encoder(path: str, trust_remote_code: bool) -> nn.Module:
+    """AutoModel of `path`; a checkpoint saved without a pooler is built without one, so loading reports no pooler
+    weights as missing and newly initialised (it would be dropped anyway)."""
+    from transformers import AutoModel
+
+    if saved_without_pooler(path):
+        try:
+            return AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code, add_pooling_layer=False)
+        except TypeError:  # an architecture without the option (and without a pooler)
+            pass
+    return AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
 
 
 def drop_pooler(model: nn.Module) -> nn.Module:
