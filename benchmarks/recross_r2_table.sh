@@ -5,6 +5,8 @@
 # the held-out pseudo-targets (benchmarks/recross_r2_sweep.sh), never on the targets; plus the ceiling diagnostic
 # (adapted on CEILING labelled validation records of the target). Rounds are added one at a time
 # over every target × method, so an interrupted run still covers every cell. Resumable (run_step.sh).
+# RETRIEVERS: the methods (default all; the generator upstream's table may cut to
+# "random,sbert,dense_rerank", the issue's minimum beside zero-shot; --ceiling adds the ceiling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIND=${KIND:-classifier}
@@ -13,6 +15,7 @@ DATA=${DATA:-../shared/data/recross}
 ROUNDS=${ROUNDS:-5}
 CEILING=${CEILING:-128}
 N=${N:-128}
+RETRIEVERS=${RETRIEVERS:-all}
 CT=.venv/bin/crosstask
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 source benchmarks/run_step.sh
@@ -30,7 +33,7 @@ if [ ! -e "$RERANKER" ]; then
     --epochs 1 --batch-size 16 --max-length 192 --seed 42
 fi
 for r in $(seq 1 "$ROUNDS"); do
-  run "table_rounds_$r" $CT recross run --data "$DATA" --target all --retriever all --ceiling "$CEILING" \
+  run "table_rounds_$r" $CT recross run --data "$DATA" --target all --retriever "$RETRIEVERS" --ceiling "$CEILING" \
     --aggregation concat --rounds "$r" --n "$N" --queries 16 --upstream "$OUT/upstream" --reranker "$RERANKER" --output "$OUT/table" \
     --index-cache "$OUT/index-cache" $POOL $LEN $ADAPT ${RUN_EXTRA:-} --encoder-precision "${PRECISION:-auto}" \
     --seed 42
