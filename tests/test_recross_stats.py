@@ -1,5 +1,5 @@
-"""ReCross statistics by hand: paired bootstrap CI of the gain, rank baselines, example keys, and the
-held-out pseudo-target split of an upstream task."""
+"""ReCross statistics by hand: paired bootstrap CI of the gain, rank baselines, example keys, the
+held-out pseudo-target split of an upstream task, and the count of targets each method moves."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,7 @@ import pytest
 from crosstask.data.records import T0Record
 from crosstask.data.t0 import split_pseudo_target
 from crosstask.evaluation.stats import example_key, paired_bootstrap_ci, rank_baselines
+from crosstask.reporting.recross import metric_table, targets_moved
 
 
 def rec(template, index, *outputs, dataset="ds", split="validation"):
@@ -88,3 +89,15 @@ def test_small_pseudo_target_is_split_in_half():
     target = split_pseudo_target(records, "toy", seed=0)  # 40 < 1000 + 1000 records
     assert len(target.test) == len(target.query) == 20
     assert {r.uid for r in target.test}.isdisjoint({r.uid for r in target.query})
+
+
+def test_targets_moved_counts_intervals_that_exclude_zero_and_the_table_prints_them():
+    assert targets_moved([[0.5, 3.0], [-2.0, 1.0], [-4.0, -0.1], [0.0, 2.0]]) == {"targets_up": 1, "targets_down": 1}
+    assert targets_moved([[0.5, 3.0], None]) == {"targets_up": None, "targets_down": None}
+    method = {"mean": 47.0, "std": None, "gain": 2.0, "ci95": [0.4, 3.6], "targets_up": 1, "targets_down": 0,
+              "targets": {"a": {"mean": 54.0, "std": 0.0}, "b": {"mean": 40.0, "std": 0.0}}}
+    stats = {"metric": "rank/classifier/accuracy", "zero_shot": {"a": 50.0, "b": 40.0}, "zero_shot_mean": 45.0,
+             "methods": {"random": method}}
+    table = metric_table(stats)
+    assert "| targets up / down (own 95 % CI excludes 0) |  | 1 / 0 |" in table
+    assert "targets up / down" not in metric_table({**stats, "methods": {"random": {**method, "targets_up": None}}})

@@ -85,12 +85,21 @@ def metric_stats(summary: Mapping, metric: str) -> dict:
         overall = [np.mean([r[i][metric] for r in by_round]) for i in range(n_rounds.pop())] \
             if len(n_rounds) == 1 and all(metric in x for r in by_round for x in r) else []
         found = intervals.get(method, {})
+        per_target = [found.get("targets", {}).get(t) for t in means]
         out["methods"][method] = {
             "mean": _mean(means.values()), "std": float(np.std(overall)) if overall else None,
             "gain": _mean(gains), "ci95": found.get("mean_gain"), "ci95_targets": found.get("n_targets"),
-            "n_targets": len(means),
+            "n_targets": len(means), **targets_moved(per_target),
             "targets": {t: {**r["summary"][metric], "ci95": found.get("targets", {}).get(t)} for t, r in runs.items()}}
     return out
+
+
+def targets_moved(intervals: Sequence[Sequence[float] | None]) -> dict:
+    """{"targets_up": how many targets' 95 % intervals of the gain lie wholly above 0, "targets_down": wholly
+    below 0}; None when any target has no interval."""
+    if not intervals or any(ci is None for ci in intervals):
+        return {"targets_up": None, "targets_down": None}
+    return {"targets_up": sum(ci[0] > 0 for ci in intervals), "targets_down": sum(ci[1] < 0 for ci in intervals)}
 
 
 def _cell(stats: Mapping | None, value: float | None = None) -> str:
@@ -103,6 +112,10 @@ def _cell(stats: Mapping | None, value: float | None = None) -> str:
 
 def _interval(ci: Sequence[float] | None) -> str:
     return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
+
+
+def _moved(stats: Mapping) -> str:
+    return "–" if stats.get("targets_up") is None else f"{stats['targets_up']} / {stats['targets_down']}"
 
 
 def metric_table(stats: Mapping, baselines: Mapping[str, Mapping] | None = None, ceiling: int | None = None) -> str:
@@ -126,6 +139,9 @@ def metric_table(stats: Mapping, baselines: Mapping[str, Mapping] | None = None,
     rows.append(["gain vs. zero-shot", *blank, "", *(_cell(None, stats["methods"][m]["gain"]) for m in methods)])
     rows.append(["gain 95 % CI (paired bootstrap)", *blank, "",
                  *(_interval(stats["methods"][m]["ci95"]) for m in methods)])
+    if any(stats["methods"][m].get("targets_up") is not None for m in methods):
+        rows.append(["targets up / down (own 95 % CI excludes 0)", *blank, "",
+                     *(_moved(stats["methods"][m]) for m in methods)])
     return markdown_table(header, rows)
 
 
