@@ -1,6 +1,6 @@
 """Collect the adaptation sweep of benchmarks/recross_r2_sweep.sh: per setting (one run root under OUT/sweep/) and
 held-out pseudo-target, the mean ± std over rounds of the adapted upstream's rank accuracy beside its zero-shot
-accuracy, and the mean gain over the pseudo-targets that rank classification can score. Prints Markdown.
+accuracy (or --metric), and the mean gain over the pseudo-targets that metric scores. Prints Markdown.
 
 Usage: .venv/bin/python benchmarks/recross_r2_sweep_table.py [--out runs/bench/recross_r2_expand]
 """
@@ -14,13 +14,13 @@ from pathlib import Path
 METRIC = "rank/classifier/accuracy"
 
 
-def setting_rows(summary: dict) -> dict[str, tuple[float, float, float, int]]:
-    """target -> (zero-shot, mean, std, rounds) of every pseudo-target with rank-scored records."""
+def setting_rows(summary: dict, metric: str = METRIC) -> dict[str, tuple[float, float, float, int]]:
+    """target -> (zero-shot, mean, std, rounds) of every pseudo-target scored with `metric`."""
     out = {}
     for target, entry in summary["targets"].items():
-        zero = entry["zero_shot"].get(METRIC)
+        zero = entry["zero_shot"].get(metric)
         for stats in entry["methods"].values():
-            adapted = stats["summary"].get(METRIC)
+            adapted = stats["summary"].get(metric)
             if zero is not None and adapted is not None:
                 out[target] = (zero, adapted["mean"], adapted["std"], adapted["n"])
     return out
@@ -29,8 +29,9 @@ def setting_rows(summary: dict) -> dict[str, tuple[float, float, float, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/bench/recross_r2_expand")
+    parser.add_argument("--metric", default=METRIC, help="e.g. generation/soft_exact_match for a generator upstream")
     args = parser.parse_args()
-    settings = {p.name: setting_rows(json.loads((p / "summary.json").read_text()))
+    settings = {p.name: setting_rows(json.loads((p / "summary.json").read_text()), args.metric)
                 for p in sorted(Path(args.out, "sweep").iterdir()) if (p / "summary.json").is_file()}
     targets = sorted({t for rows in settings.values() for t in rows})
     print("| setting | " + " | ".join(f"{t} (zero-shot → adapted)" for t in targets) + " | mean gain |")
