@@ -12,7 +12,7 @@ per method, the mean over targets (rounds averaged) of:
 
 If the raw gains move while the prior-free gains stay near 0, adaptation moved the label prior only.
 
-Usage: .venv/bin/python benchmarks/recross_prior_shift.py [--table runs/bench/recross_r2_expand/table]
+Usage: .venv/bin/python benchmarks/recross_prior_shift.py [--table runs/bench/recross_r2_expand/table] [--rounds K]
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def measures(predictions: list[CandidatePrediction], zero_shot: list[CandidatePr
             "top_option": top_option_share(predictions)}
 
 
-def table_measures(table: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """method -> target -> measures (rounds averaged); "zero-shot" included."""
+def table_measures(table: Path, max_rounds: int | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """method -> target -> measures (the first `max_rounds` rounds averaged); "zero-shot" included."""
     out: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     for target_dir in sorted(p for p in table.iterdir() if (p / "zero-shot" / "predictions.json").is_file()):
         zero = load_predictions(target_dir / "zero-shot" / "predictions.json")
@@ -65,7 +65,8 @@ def table_measures(table: Path) -> dict[str, dict[str, dict[str, float]]]:
             continue
         out["zero-shot"][target_dir.name] = measures(zero, zero)
         for method in METHODS:
-            rounds = sorted((target_dir / method).glob("round-*/predictions.json"))
+            rounds = sorted((target_dir / method).glob("round-*/predictions.json"),
+                            key=lambda p: int(p.parent.name.split("-")[1]))[:max_rounds]
             if rounds:
                 per_round = [measures(load_predictions(r), zero) for r in rounds]
                 out[method][target_dir.name] = {k: float(np.mean([m[k] for m in per_round])) for k in per_round[0]}
@@ -75,8 +76,9 @@ def table_measures(table: Path) -> dict[str, dict[str, dict[str, float]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", default="runs/bench/recross_r2_expand/table")
+    parser.add_argument("--rounds", type=int, default=None, help="the first K rounds only (default: all found)")
     args = parser.parse_args()
-    found = table_measures(Path(args.table))
+    found = table_measures(Path(args.table), args.rounds)
     zero = found["zero-shot"]
     print(f"Rank classification, mean over the {len(zero)} targets with rank-scored records (rounds averaged).\n")
     print("| method | accuracy | gain | prior-free accuracy | prior-free gain | changed vs. zero-shot (%) "
