@@ -180,6 +180,7 @@ def test_run_writes_rounds_and_summary_and_resumes(env, monkeypatch):
     interval = summary["ci95"][METRIC]["bm25"]
     assert interval["n_targets"] == 2 and set(interval["targets"]) == {"tgt_a", "tgt_b"}
     low, high = interval["mean_gain"]
+    assert interval["mean_gain_rounds"][0] <= interval["mean_gain_rounds"][1]  # each target's rounds resampled too
     gain = np.mean([summary["targets"][t]["methods"]["bm25"]["summary"][METRIC]["mean"]
                     - summary["targets"][t]["zero_shot"][METRIC] for t in ("tgt_a", "tgt_b")])
     assert low <= gain + 1e-9 and gain - 1e-9 <= high
@@ -202,6 +203,7 @@ def test_report_table_heatmap_and_gains(env, capsys):
     assert "| target | majority | uniform | zero-shot | random | bm25 | sbert | dense | dense+rerank |" in table
     assert "Metric: rank classification: the classifier's most probable option" in table
     assert "| gain 95 % CI (paired bootstrap) |" in table and "| target | test records | examples |" in table
+    assert "| gain 95 % CI, rounds resampled too |" in table
     assert "Table 1" in table and "| mean | 40.38 |" in table and "**mean**" in table
     assert f"Command: `{summary['command']}`" in table
     assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -212,6 +214,7 @@ def test_report_table_heatmap_and_gains(env, capsys):
     majority = np.mean([summary["targets"][t]["baselines"]["majority"] for t in ("tgt_a", "tgt_b")])
     assert report["majority_baseline_mean"] == pytest.approx(majority)
     assert report["methods"]["bm25"]["ci95"] == summary["ci95"][METRIC]["bm25"]["mean_gain"]
+    assert report["methods"]["bm25"]["ci95_rounds"] == summary["ci95"][METRIC]["bm25"]["mean_gain_rounds"]
     low, high = report["methods"]["random"]["ci95"]
     assert f"| gain 95 % CI (paired bootstrap) |  |  |  | [{low:.2f}, {high:.2f}] |" in table
     zero = np.mean([summary["targets"][t]["zero_shot"][METRIC] for t in ("tgt_a", "tgt_b")])

@@ -101,3 +101,13 @@ def test_targets_moved_counts_intervals_that_exclude_zero_and_the_table_prints_t
     table = metric_table(stats)
     assert "| targets up / down (own 95 % CI excludes 0) |  | 1 / 0 |" in table
     assert "targets up / down" not in metric_table({**stats, "methods": {"random": {**method, "targets_up": None}}})
+
+
+def test_resampling_rounds_too_widens_the_interval_by_the_round_variance():
+    # round A: +1 on every record, round B: 0 -> per record 0.5 whatever examples are drawn; with rounds drawn
+    # too, a replicate is AA (100), AB (50) or BB (0), each end with probability 1/4
+    method, zero = [np.vstack([np.ones(6), np.zeros(6)])], [np.zeros(6)]
+    assert paired_bootstrap_ci(method, zero) == (50.0, 50.0)
+    assert paired_bootstrap_ci(method, zero, resample_rounds=True) == (0.0, 100.0)
+    one_round = [np.array([1.0, 0.0, 1.0, 1.0])], [np.zeros(4)]
+    assert paired_bootstrap_ci(*one_round, resample_rounds=True) == paired_bootstrap_ci(*one_round)

@@ -69,16 +69,19 @@ def _cluster_sums(differences: np.ndarray, groups: Sequence[str] | None) -> tupl
 
 def paired_bootstrap_ci(method: Sequence[np.ndarray | Sequence], zero: Sequence[np.ndarray | Sequence],
                         groups: Sequence[Sequence[str] | None] | None = None, *, n_boot: int = 2000,
-                        seed: int = 0, level: float = 0.95, scale: float = 100.0) -> tuple[float, float]:
+                        seed: int = 0, level: float = 0.95, scale: float = 100.0,
+                        resample_rounds: bool = False) -> tuple[float, float]:
     """Percentile CI of a method's mean gain over zero-shot, paired by test example.
 
     Per target t: `method[t]` holds per-record scores in [0, 1] of shape (rounds, n_t) or (n_t,)
-    (averaged over the rounds first: every round is scored on the same records), `zero[t]` those of
+    (averaged over the rounds: every round is scored on the same records), `zero[t]` those of
     the zero-shot model (n_t,), in the same record order; `groups[t]` optionally one example id per
     record (records of one example are resampled together). Each bootstrap replicate resamples the
     examples of every target with replacement (seeded, targets in the order given) and takes the mean
     over targets of (method − zero-shot) on the resample: the statistic of the report's "gain" row.
-    Returns (low, high) × `scale`, rounded to 4 decimals."""
+    `resample_rounds`: each replicate also draws every target's rounds with replacement (a two-level
+    bootstrap), so the interval carries the round-to-round variance of retrieval too, not only that of the
+    test sample. Returns (low, high) × `scale`, rounded to 4 decimals."""
     if len(method) != len(zero) or not len(method):
         raise ValueError("method and zero-shot need the same, non-zero number of targets")
     if not 0 < level < 1 or n_boot < 1:
@@ -87,12 +90,20 @@ def paired_bootstrap_ci(method: Sequence[np.ndarray | Sequence], zero: Sequence[
     replicates = np.zeros(n_boot)
     for t, (m, z) in enumerate(zip(method, zero)):
         m, z = np.asarray(m, dtype=float), np.asarray(z, dtype=float)
-        m = m.mean(axis=0) if m.ndim == 2 else m
-        if m.shape != z.shape or m.ndim != 1 or not len(m):
+        rounds = m if m.ndim == 2 else m[None, :]
+        if rounds.ndim != 2 or rounds.shape[1:] != z.shape or z.ndim != 1 or not len(z) or not len(rounds):
             raise ValueError(f"target {t}: method scores {m.shape} and zero-shot scores {z.shape} are not paired")
-        sums, counts = _cluster_sums(m - z, None if groups is None else groups[t])
-        picks = rng.integers(0, len(sums), size=(n_boot, len(sums)))
-        replicates += sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+        per_round = [_cluster_sums(r - z, None if groups is None else groups[t]) for r in rounds]
+        sums, counts = np.stack([s for s, _ in per_round]), per_round[0][1]
+        picks = rng.integers(0, len(counts), size=(n_boot, len(counts)))
+        if resample_rounds:
+            drawn = rng.integers(0, len(rounds), size=(n_boot, len(rounds)))
+            weights = np.stack([np.bincount(d, minlength=len(rounds)) for d in drawn]) / len(rounds)
+            cluster = weights @ sums  # (n_boot, examples): each replicate's rounds, averaged per example
+            replicates += np.take_along_axis(cluster, picks, axis=1).sum(axis=1) / counts[picks].sum(axis=1)
+        else:
+            mean = sums.mean(axis=0)
+            replicates += mean[picks].sum(axis=1) / counts[picks].sum(axis=1)
     replicates *= scale / len(method)
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(replicates, [tail, 100 - tail])

@@ -318,8 +318,9 @@ def _round_scores(run_dir: Path, n_rounds: int) -> list[dict] | None:
 
 def gain_intervals(results: Mapping[str, Mapping], root: Path, *, seed: int = DEFAULT_SEED,
                    n_boot: int = TargetsConfig.n_boot) -> dict:
-    """metric → method → {"mean_gain": [low, high], "n_targets", "targets": {target: [low, high]}}: the
-    paired-bootstrap 95 % interval of the method's gain over zero-shot (`paired_bootstrap_ci`, × 100),
+    """metric → method → {"mean_gain": [low, high], "mean_gain_rounds", "n_targets", "targets": {target: [low, high]}}:
+    the paired-bootstrap 95 % interval of the method's gain over zero-shot (`paired_bootstrap_ci`, × 100; with
+    `mean_gain_rounds`, each target's rounds resampled too),
     from the per-record scores in `root/<target>/zero-shot` and the method's rounds; test examples are
     resampled together (`example_key`). Targets whose predictions are missing are left out."""
 
@@ -343,6 +344,8 @@ def gain_intervals(results: Mapping[str, Mapping], root: Path, *, seed: int = DE
             cells = list(by_target.values())
             out.setdefault(metric, {})[method] = {
                 "mean_gain": list(paired_bootstrap_ci(*zip(*cells), n_boot=n_boot, seed=seed)),
+                "mean_gain_rounds": list(paired_bootstrap_ci(*zip(*cells), n_boot=n_boot, seed=seed,
+                                                             resample_rounds=True)),
                 "n_targets": len(cells),
                 "targets": {t: list(paired_bootstrap_ci([c[0]], [c[1]], [c[2]], n_boot=n_boot, seed=seed))
                             for t, c in by_target.items()}}
