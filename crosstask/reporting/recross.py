@@ -85,13 +85,13 @@ def metric_stats(summary: Mapping, metric: str) -> dict:
         overall = [np.mean([r[i][metric] for r in by_round]) for i in range(n_rounds.pop())] \
             if len(n_rounds) == 1 and all(metric in x for r in by_round for x in r) else []
         found = intervals.get(method, {})
-        per_target = [found.get("targets", {}).get(t) for t in means]
+        target_ci = found.get("targets", {})
         out["methods"][method] = {
             "mean": _mean(means.values()), "std": float(np.std(overall)) if overall else None,
             "gain": _mean(gains), "ci95": found.get("mean_gain"), "ci95_rounds": found.get("mean_gain_rounds"),
             "ci95_targets": found.get("n_targets"),
-            "n_targets": len(means), **targets_moved(per_target),
-            "targets": {t: {**r["summary"][metric], "ci95": found.get("targets", {}).get(t)} for t, r in runs.items()}}
+            "n_targets": len(means), **targets_moved([target_ci.get(t) for t in means]),
+            "targets": {t: {**r["summary"][metric], "ci95": target_ci.get(t)} for t, r in runs.items()}}
     return out
 
 
