@@ -4,7 +4,8 @@ majority option and the uniform-random option, and the share of inputs cut; and 
 (the classifier upstream as a zero-shot classifier beside T0-3B and the Universal Discriminator).
 
 Usage: .venv/bin/python benchmarks/recross_r2_results.py [--out runs/bench/recross_r2_classifier]
-       [--json docs/results/recross_r2.json]   (extra run roots: --extra NAME=DIR, e.g. in-distribution checks)
+       [--json docs/results/recross_r2.json] [--metric rank/generator/accuracy]
+       (extra run roots: --extra NAME=DIR, e.g. in-distribution checks)
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ PUBLISHED = {"anli_r3": (33.3, 45.7, 33.33), "super_glue-cb": (45.4, 76.8, 33.33
              "winogrande-winogrande_xl": (51.0, 83.6, 50.0)}
 
 
-def rows(summary: dict) -> list[dict]:
+def rows(summary: dict, metric: str = METRIC) -> list[dict]:
     out = []
     for target, entry in summary["targets"].items():
         counts, base = entry["counts"], entry.get("baselines", {})
-        out.append({"target": target, "zero_shot": entry["zero_shot"].get(METRIC), "majority": base.get("majority"),
+        out.append({"target": target, "zero_shot": entry["zero_shot"].get(metric), "majority": base.get("majority"),
+                    "zero_shot_metrics": dict(entry["zero_shot"]),
                     "uniform": base.get("uniform"), "rank_records": counts.get("rank_records"),
                     "inputs_cut": counts.get("inputs_cut"), "inputs_checked": counts.get("inputs_checked")})
     return out
@@ -51,12 +53,12 @@ def table(title: str, block: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def t0_comparison(block: list[dict]) -> tuple[str, dict]:
+def t0_comparison(block: list[dict], kind: str = "classifier") -> tuple[str, dict]:
     """Our zero-shot rank accuracy on T0's held-out tasks beside the published T0-3B and UD numbers."""
     ours = {r["target"]: r["zero_shot"] for r in block}
     rows_ = [(t, ours.get(t), *PUBLISHED[t]) for t in PUBLISHED]
     fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
-    lines = ["### T0 held-out tasks: the classifier upstream as a zero-shot classifier", "",
+    lines = [f"### T0 held-out tasks: the {kind} upstream as a zero-shot classifier", "",
              "| task | ours (22 M) | T0-3B | UD (304 M) | chance | ours above chance |", "|---|---|---|---|---|---|"]
     for task, value, t0, ud, chance in rows_:
         above = "–" if value is None else ("yes" if value > chance else "no")
@@ -74,24 +76,27 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench/recross_r2_classifier")
     parser.add_argument("--json", default="docs/results/recross_r2.json")
     parser.add_argument("--extra", nargs="*", default=[])
+    parser.add_argument("--metric", default=METRIC, help="the rank metric: rank/generator/accuracy for a generator "
+                        "upstream (every zero-shot metric is kept per row as zero_shot_metrics)")
     args = parser.parse_args()
     root = Path(args.out)
     upstream = json.loads((root / "upstream" / "train_summary.json").read_text())
     roots = {"targets": root / "runs", "pseudo_targets": root / "pseudo"}
     roots.update({k: Path(v) for k, v in (e.split("=", 1) for e in args.extra)})
-    report = {"metric": METRIC + " (rank classification: the option with the highest P(correct); x100)",
+    scoring = "P(correct)" if args.metric == METRIC else "log-likelihood"
+    report = {"metric": f"{args.metric} (rank classification: the option with the highest {scoring}; x100)",
               "upstream": {k: upstream.get(k) for k in ("command", "data_hash", "seed", "machine", "n_records",
                                                         "upstream_tasks", "held_out_tasks", "steps", "time")}}
     for name, path in roots.items():
         summary = json.loads((path / "summary.json").read_text())
-        block = rows(summary)
+        block = rows(summary, args.metric)
         report[name] = {"command": summary["command"], "data_hash": summary["data_hash"], "rows": block,
                         "mean_zero_shot": mean(r["zero_shot"] for r in block),
                         "mean_majority": mean(r["majority"] for r in block),
                         "mean_uniform": mean(r["uniform"] for r in block)}
         print(table(name, block), end="\n\n")
         if name == "targets":
-            text, report["t0_held_out"] = t0_comparison(block)
+            text, report["t0_held_out"] = t0_comparison(block, upstream.get("kind", "classifier"))
             print(text, end="\n\n")
     atomic_write_json(Path(args.json), report)
 
