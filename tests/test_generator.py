@@ -14,6 +14,7 @@ import torch
 from crosstask.models.backbone import load_tokenizer, resolve_model
 from crosstask.models.generator import (
     GeneratorConfig,
+    batch_sequence_log_likelihoods,
     encode_target,
     generate,
     load_generator,
@@ -202,6 +203,50 @@ def test_log_likelihoods_match_naive_forward_passes(which, t5_dir, bart_dir, def
     lengths = [len(encode_target(tokenizer, c, 64)) for c in candidates]
     assert normalized == pytest.approx([s / n for s, n in zip(scores, lengths)], abs=1e-5)
     assert sequence_log_likelihoods(model, tokenizer, source, []) == []
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("which", ["t5", "bart", "unilm", "bert2bert"])
+def test_batched_log_likelihoods_match_one_source_at_a_time(which, t5_dir, bart_dir, default_generator, tmp_path):
+    """Sources of different lengths (padded together) with different numbers of candidates, one of them none."""
+    from tiny_models import tiny_bert
+    loaders = {"t5": lambda: load_generator(t5_dir), "bart": lambda: load_generator(bart_dir),
+               "unilm": lambda: load_generator(tiny_bert(tmp_path / "bert")), "bert2bert": lambda: default_generator}
+    model, tokenizer = loaders[which]()
+    sources = [tokenizer(text)["input_ids"] for text in
+               ["is this a question?", "a much longer source, with many more words than the first one has", "ok"]]
+    candidates = [["yes", "no, it is not a question at all", "maybe so"], [], ["alpha beta"]]
+    batched = batch_sequence_log_likelihoods(model, tokenizer, sources, candidates)
+    assert [len(row) for row in batched] == [3, 0, 1]
+    for source, options, row in zip(sources, candidates, batched):
+        assert row == pytest.approx(sequence_log_likelihoods(model, tokenizer, source, options), rel=1e-5, abs=1e-4)
+    with pytest.raises(ValueError, match="2 sources but 3 candidate lists"):
+        batch_sequence_log_likelihoods(model, tokenizer, sources[:2], candidates)
+
+
+def test_fair_generator_batches_without_changing_its_choices(t5_dir):
+    from crosstask.data.prompts import PromptConfig, PromptEncoder, source_ids
+    from crosstask.data.records import Instance, Task
+    from crosstask.data.tasktype import LabelSpaceMode, TaskType, TypedTask
+    from crosstask.evaluation.generator import predict_fair
+    model, tokenizer = load_generator(t5_dir)
+    inputs = ["is it raining", "a far longer input that needs more tokens than the others do", "yes?"]
+    label_spaces = [("yes", "no"), ("entailment", "neutral", "contradiction")]
+    tasks = [TypedTask(Task(name=f"t{k}", definition="Answer.", categories=("Textual Entailment",),
+                            positive_examples=(), negative_examples=(),
+                            instances=tuple(Instance(f"t{k}-{j}", x, (labels[0],)) for j, x in enumerate(inputs))),
+                       TaskType.CLS, labels, LabelSpaceMode.INSTANCES) for k, labels in enumerate(label_spaces)]
+    encoder, prompt = PromptEncoder(tokenizer, 64), PromptConfig()
+    one_by_one = predict_fair(model, tokenizer, tasks, encoder, prompt, batch_size=1)
+    batched = predict_fair(model, tokenizer, tasks, encoder, prompt, batch_size=4)
+    assert [p.id for p in batched] == [f"t{k}-{j}" for k in range(2) for j in range(3)]
+    for single, batch, (task, instance) in zip(one_by_one, batched,
+                                               [(t, i) for t in tasks for i in t.task.instances]):
+        assert batch.candidates == task.labels and batch.prediction == single.prediction
+        assert batch.scores == pytest.approx(single.scores, rel=1e-5, abs=1e-4)
+        expected = sequence_log_likelihoods(model, tokenizer, source_ids(task, instance.input, encoder, prompt),
+                                            list(task.labels))
+        assert batch.prediction == task.labels[max(range(len(expected)), key=expected.__getitem__)]
 
 
 def test_save_and_reload_default_gives_identical_logits(default_generator, tmp_path):

@@ -11,7 +11,7 @@ from crosstask.data.tasktype import TypedTask, dedupe_labels
 from crosstask.evaluation.classifier import CandidatePrediction, predict_candidates
 from crosstask.evaluation.distributed import gather_shards, shard
 from crosstask.evaluation.metrics import aggregate
-from crosstask.models.generator import generate, sequence_log_likelihoods
+from crosstask.models.generator import batch_sequence_log_likelihoods, generate
 
 
 def predict_generator(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig,
@@ -31,19 +31,28 @@ def predict_generator(model, tokenizer, tasks: Sequence[TypedTask], encoder: Pro
 
 
 def predict_fair(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEncoder, prompt: PromptConfig,
-                 *, length_normalize: bool = False, max_target_length: int = 64,
+                 *, length_normalize: bool = False, max_target_length: int = 64, batch_size: int = 16,
                  accelerator=None) -> list[CandidatePrediction]:
-    """The fair generator: it gets the same label space as the classifier and picks the most likely label."""
+    """The fair generator: it gets the same label space as the classifier and picks the most likely label
+    (first on ties). Sources are scored `batch_size` at a time, batched by length to limit padding."""
     items = shard([(t, i) for t in tasks for i in t.task.instances], accelerator)
+    sources = [source_ids(t, i.input, encoder, prompt) for t, i in items]
+    order = sorted(range(len(items)), key=lambda k: len(sources[k]), reverse=True)
+    scores: list[list[float]] = [[] for _ in items]
+    starts = range(0, len(order), batch_size)
+    for start in progress(starts, len(starts), "rank label space", min_items=20):
+        chunk = order[start:start + batch_size]
+        chunk_scores = batch_sequence_log_likelihoods(
+            model, tokenizer, [sources[k] for k in chunk], [list(items[k][0].labels) for k in chunk],
+            max_target_length=max_target_length, length_normalize=length_normalize)
+        for k, row in zip(chunk, chunk_scores):
+            scores[k] = row
     predictions = []
-    for task, instance in progress(items, len(items), "rank label space"):
-        source = source_ids(task, instance.input, encoder, prompt)
-        scores = sequence_log_likelihoods(model, tokenizer, source, list(task.labels),
-                                          max_target_length=max_target_length, length_normalize=length_normalize)
-        best = max(range(len(scores)), key=scores.__getitem__) if scores else None
+    for (task, instance), row in zip(items, scores):
+        best = max(range(len(row)), key=row.__getitem__) if row else None
         predictions.append(CandidatePrediction(instance.id, task.name, task.task.category,
                                                task.labels[best] if best is not None else "", instance.outputs,
-                                               task.labels, tuple(scores)))
+                                               task.labels, tuple(row)))
     return gather_shards(predictions, accelerator)
 
 

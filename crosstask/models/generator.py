@@ -219,21 +219,36 @@ def sequence_log_likelihoods(model: PreTrainedModel, tokenizer: PreTrainedTokeni
     """log P(candidate | source) for each candidate: the sum over its target tokens (eos included,
     see `encode_target`), or the per-token mean when `length_normalize`. The source is encoded once
     and all candidates are scored in one decoder pass."""
-    if not candidates:
-        return []
+    return batch_sequence_log_likelihoods(model, tokenizer, [source], [candidates],
+                                          max_target_length=max_target_length,
+                                          length_normalize=length_normalize)[0]
+
+
+def batch_sequence_log_likelihoods(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                                   sources: Sequence[Sequence[int]], candidates: Sequence[Sequence[str]], *,
+                                   max_target_length: int = 64, length_normalize: bool = False) -> list[list[float]]:
+    """`sequence_log_likelihoods` for several sources at once, each with its own candidates: the
+    (right-padded) sources are encoded in one pass, then every (source, candidate) row in one decoder
+    pass, each row reading its source's encoder output."""
+    if len(sources) != len(candidates):
+        raise ValueError(f"{len(sources)} sources but {len(candidates)} candidate lists")
+    owners = [j for j, options in enumerate(candidates) for _ in options]
+    if not owners:
+        return [[] for _ in sources]
     device = _device(model)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else model.config.pad_token_id
+    batch = seq2seq_collate([{"input_ids": list(s)} for s in sources], pad if pad is not None else 0)
     labels = seq2seq_collate(
-        [{"input_ids": [], "labels": encode_target(tokenizer, c, max_target_length)} for c in candidates], 0
-    )["labels"].to(device)
+        [{"input_ids": [], "labels": encode_target(tokenizer, c, max_target_length)} for cs in candidates for c in cs],
+        0)["labels"].to(device)
+    row_source = torch.tensor(owners, dtype=torch.long, device=device)
     with _evaluating(model):
-        input_ids = torch.tensor([source], dtype=torch.long, device=device)
-        attention_mask = torch.ones_like(input_ids)
-        encoded = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
-        n = len(candidates)
-        expanded = {k: v.expand(n, *v.shape[1:]) for k, v in encoded.items() if isinstance(v, torch.Tensor)}
+        attention_mask = batch["attention_mask"].to(device)
+        encoded = model.get_encoder()(input_ids=batch["input_ids"].to(device), attention_mask=attention_mask,
+                                      return_dict=True)
         # every batch-first tensor of the encoder output (unilm: also the source's keys / values per layer)
-        logits = model(encoder_outputs=type(encoded)(**expanded),
-                       attention_mask=attention_mask.expand(n, -1),
+        per_row = {k: v.index_select(0, row_source) for k, v in encoded.items() if isinstance(v, torch.Tensor)}
+        logits = model(encoder_outputs=type(encoded)(**per_row), attention_mask=attention_mask[row_source],
                        decoder_input_ids=model.prepare_decoder_input_ids_from_labels(labels=labels),
                        use_cache=False).logits
         log_probs = torch.log_softmax(logits.float(), dim=-1)
@@ -242,7 +257,11 @@ def sequence_log_likelihoods(model: PreTrainedModel, tokenizer: PreTrainedTokeni
         scores = picked.sum(-1)
         if length_normalize:
             scores = scores / mask.sum(-1).clamp(min=1)
-    return scores.tolist()
+    flat = scores.tolist()
+    out: list[list[float]] = [[] for _ in sources]
+    for owner, score in zip(owners, flat):
+        out[owner].append(score)
+    return out
 
 
 def rank_candidates(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, source: list[int],
