@@ -3,7 +3,8 @@ per method, the mean over targets ± std over rounds, the gain over zero-shot wi
 interval (test examples resampled; and with each target's rounds resampled too, when the run recorded it), how many
 targets move by more than 1 point either way, and how many move beyond their own 95 % interval.
 
-Usage: .venv/bin/python benchmarks/recross_method_table.py docs/results/recross_r2_table [METRIC]
+Usage: .venv/bin/python benchmarks/recross_method_table.py docs/results/recross_classifier.json [METRIC]
+(a report's JSON, or the directory holding its recross.json)
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def _interval(ci) -> str:
 
 
 def main() -> None:
-    report = json.loads((Path(sys.argv[1]) / "recross.json").read_text())
+    given = Path(sys.argv[1])
+    report = json.loads((given if given.is_file() else given / "recross.json").read_text())
     metric = sys.argv[2] if len(sys.argv) > 2 else report["metric"]
     stats = report["by_metric"][metric]
     ceiling = (report["upstreams"][0].get("settings") or {}).get("ceiling")

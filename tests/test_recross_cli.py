@@ -278,6 +278,26 @@ def test_report_two_run_roots_one_page(env):
     assert (rebuilt / "recross.md").read_text(encoding="utf-8") == table
 
 
+def test_report_under_another_name_sits_beside_the_default(env, tmp_path):
+    if not (env["runs"] / "summary.json").exists():
+        assert main(_run_args(env)) == 0
+    out = tmp_path / "results"
+    generator_file = tmp_path / "generator_summary.json"
+    generator_file.write_text(json.dumps(_as_generator_run(read_json(env["runs"] / "summary.json"), 5.0)),
+                              encoding="utf-8")
+    assert main(["recross", "report", "--runs", str(generator_file), "--out", str(out)]) == 0
+    report = ["recross", "report", "--runs", str(env["runs"]), "--out", str(out), "--name"]
+    assert main([*report, "recross_classifier"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "heatmap.png", "recross.json", "recross.md", "recross_classifier.json", "recross_classifier.md",
+        "recross_classifier_heatmap.png", "recross_classifier_summary_classifier.json",
+        "recross_summary_generator.json"]
+    assert read_json(out / "recross.json")["metric"] == "generation/soft_exact_match"
+    classifier = read_json(out / "recross_classifier.json")
+    assert classifier["metric"] == METRIC and classifier["heatmap"] == str(out / "recross_classifier_heatmap.png")
+    assert main([*report, "../up"]) == 2
+
+
 def test_report_labels_runs_made_before_the_paper_metric(env, tmp_path):
     if not (env["runs"] / "summary.json").exists():
         assert main(_run_args(env)) == 0

@@ -135,9 +135,9 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    report = recross_report(args.runs, args.out, notes=args.notes)
+    report = recross_report(args.runs, args.out, notes=args.notes, name=args.name)
     print(Path(report["table"]).read_text(encoding="utf-8"))
-    written = [report["table"], *report["heatmaps"], str(Path(args.out) / "recross.json"),
+    written = [report["table"], *report["heatmaps"], str(Path(args.out) / f"{args.name}.json"),
                *(u["summary_file"] for u in report["upstreams"])]
     print("wrote " + ", ".join(p for p in written if p))
 
@@ -306,5 +306,8 @@ def register(commands) -> argparse.ArgumentParser:
                      "upstream run: one section each")
     rep.add_argument("--out", required=True, help="directory for recross.md, heatmap.png, recross.json")
     rep.add_argument("--notes", help="a Markdown file appended to recross.md (setup, reading of the numbers)")
+    rep.add_argument("--name", default="recross", help="file stem of the report: <name>.md, <name>.json, "
+                     "<name>_heatmap.png (default recross: recross.md, recross.json, heatmap.png), so a second "
+                     "upstream's report can sit beside the first, e.g. --name recross_classifier")
     finish(rep, cmd_report)
     return group

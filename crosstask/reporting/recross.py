@@ -245,7 +245,7 @@ def _upstream_entry(summary: Mapping, stats: Mapping, heatmap: str | None, kept:
 
 
 def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Path], out_dir: str | Path,
-                   notes: str | Path | None = None) -> dict:
+                   notes: str | Path | None = None, name: str = "recross") -> dict:
     """recross.md (a table per headline metric of each run root, e.g. a classifier and a generator
     upstream, the paper's Table 1 beside, then the Markdown file `notes` if given), a heatmap of
     retrieved upstream-task fractions per run root (rows target · method: heatmap.png for the first,
@@ -253,13 +253,18 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
     which `--runs` accepts, so the page can be rebuilt without the run directories) under `out_dir`.
     recross.json's top-level numbers are the first run root's first headline metric (with its
     definition, rounds, test records, baseline means and per-method ci95); `upstreams` holds every run
-    root's metrics and `paper_metric` the first generation SoftEM found (the paper's metric), if any."""
+    root's metrics and `paper_metric` the first generation SoftEM found (the paper's metric), if any.
+    Another `name` (e.g. "recross_classifier") writes <name>.md, <name>.json, <name>_heatmap*.png and
+    <name>_summary_<kind>.json, so two reports can sit side by side in one directory."""
 
     if isinstance(summaries, Mapping | str | Path):
         summaries = [summaries]
     loaded = [_read_summary(s) for s in summaries]
     if not loaded:
         raise CrosstaskError("no run summary given")
+    if not name or Path(name).name != name:
+        raise CrosstaskError(f"report name {name!r} must be a plain file stem, e.g. recross_classifier")
+    prefix = "" if name == "recross" else f"{name}_"
     if notes is not None and not Path(notes).is_file():
         raise CrosstaskError(f"{notes}: no such notes file")
     out = Path(out_dir)
@@ -270,8 +275,8 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
     for i, summary in enumerate(loaded):
         stats = {m: metric_stats(summary, m) for m in headline_metrics(summary)}
         suffix = "" if kinds.count(summary["model_kind"]) == 1 else str(i)
-        name = "heatmap.png" if i == 0 else f"heatmap_{summary['model_kind']}{suffix}.png"
-        kept = atomic_write_json(out / f"recross_summary_{summary['model_kind']}{suffix}.json", summary)
+        heatmap_name = f"{prefix}heatmap.png" if i == 0 else f"{prefix}heatmap_{summary['model_kind']}{suffix}.png"
+        kept = atomic_write_json(out / f"{name}_summary_{summary['model_kind']}{suffix}.json", summary)
         if len(loaded) > 1:
             lines += ["", f"## {summary['model_kind']} upstream ({summary['model_dir']})", ""]
         else:
@@ -281,14 +286,14 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
         found = summary.get("retrieved_tasks", {})
         cells = {f"{t} · {COLUMNS[m]}": found[m][t] for t in sorted(summary["targets"]) for m in METHODS
                  if found.get(m, {}).get(t)}
-        heatmap = str(plot_retrieval_heatmap(cells, out / name)) if cells else None
+        heatmap = str(plot_retrieval_heatmap(cells, out / heatmap_name)) if cells else None
         upstreams.append(_upstream_entry(summary, stats, heatmap, kept))
     lines += ["", "## Reference: ReCross paper, Table 1 (SoftEM, BART0 upstream; BM25 not reported)", "",
               paper_table(targets)]
     if notes is not None:
         lines += ["", Path(notes).read_text(encoding="utf-8").rstrip()]
     heatmaps = [u["heatmap"] for u in upstreams]
-    table = atomic_write_text(out / "recross.md", "\n".join(lines) + "\n")
+    table = atomic_write_text(out / f"{name}.md", "\n".join(lines) + "\n")
     first = upstreams[0]["by_metric"]
     primary = next(iter(first.values()), {"metric": None, "definition": None, "zero_shot_mean": None, "methods": {}})
     paper = next((dict(st, model_kind=u["model_kind"]) for u in upstreams for m, st in u["by_metric"].items()
@@ -312,5 +317,5 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
                                for v in PAPER_TABLE1.values()}}
     report.update({m: report["methods"].get(m) for m in (*METHODS,
                                                          *([CEILING] if CEILING in report["methods"] else []))})
-    atomic_write_json(out / "recross.json", report)
+    atomic_write_json(out / f"{name}.json", report)
     return report
