@@ -48,13 +48,14 @@ def test_shared_flags_agree_across_commands():
 
 
 def test_flags_without_a_field_are_command_line_only():
-    """The only defaults no dataclass holds: which targets / tasks to pick and how to print, never a setting of
-    the work itself."""
+    """The only defaults no dataclass holds: which targets / tasks to pick and how to print or name the output,
+    never a setting of the work itself."""
     free = {(prog.removeprefix("crosstask "), action.dest) for prog, action in _flags()
             if not getattr(action, "sets", None) and action.default not in (None, False, argparse.SUPPRESS)}
     assert free == {("recross upstream", "exclude_tasks"), ("recross distant-supervision", "pseudo_targets"),
                     ("recross run", "target"), ("recross run", "retriever"), ("data summary", "kind"),
-                    ("data summary", "format"), ("baselines", "format"), ("export", "format")}
+                    ("data summary", "format"), ("baselines", "format"), ("export", "format"),
+                    ("recross report", "name")}
 
 
 def _yaml(path: Path, text: str) -> Path:
