@@ -71,3 +71,14 @@ def test_report_command(tmp_path, capsys):
     assert main(["report", "--eval", str(path), "--out", str(tmp_path / "plots")]) == 2
     assert "expected NAME=PATH" in capsys.readouterr().err
     assert main(["report", "--eval", "x=/no/such.json", "--out", str(tmp_path / "plots")]) == 2
+
+
+def test_headline_metrics_of_a_generator_run_softem_then_em_then_rank():
+    from crosstask.reporting.recross import headline_metrics
+
+    zero = {"generation/exact_match": 1.0, "generation/soft_exact_match": 2.0, "rank/generator/accuracy": 3.0,
+            "rank/generator/other": 4.0}
+    methods = {"random": {"summary": {"rank/classifier/accuracy": {}}}}
+    summary = {"targets": {"t": {"zero_shot": zero, "methods": methods}}}
+    assert headline_metrics(summary) == ["generation/soft_exact_match", "generation/exact_match",
+                                         "rank/classifier/accuracy", "rank/generator/accuracy"]

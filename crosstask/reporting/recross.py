@@ -22,7 +22,7 @@ from crosstask.experiments.recross_round import CEILING, METHODS  # ceiling: ada
 from crosstask.reporting.heatmap import plot_retrieval_heatmap
 
 COLUMNS = {"random": "random", "bm25": "bm25", "sbert": "sbert", "dense": "dense", "dense_rerank": "dense+rerank"}
-HEADLINE = {"generation": "soft_exact_match"}  # rank/* protocols: accuracy
+HEADLINE = {"generation": ("soft_exact_match", "exact_match")}  # rank/* protocols: accuracy
 # The ReCross paper's Table 1 (SoftEM, BART0 upstream): BART0, Random, SBERT, ReCross w/o rerank, ReCross.
 PAPER_TABLE1: dict[str, tuple] = {
     "anli_r3": ("anli_r3", 30.50, (35.34, 1.52), (32.64, 2.53), (36.70, 0.53), (35.76, 0.90)),
@@ -46,11 +46,14 @@ def normalization(summary: Mapping) -> str:
 
 
 def headline_metrics(summary: Mapping) -> list[str]:
-    """Each protocol's headline metric present in the summary: SoftEM (generation), accuracy (rank/*)."""
+    """Each protocol's headline metrics present in the summary: SoftEM then EM (generation), accuracy (rank/*);
+    generation first."""
     keys = {k for e in summary["targets"].values() for k in e["zero_shot"]}
     keys |= {k for e in summary["targets"].values() for m in e["methods"].values() for k in m["summary"]}
-    wanted = [k for k in keys if k.rsplit("/", 1)[1] == HEADLINE.get(k.rsplit("/", 1)[0], "accuracy")]
-    return sorted(wanted, key=lambda k: (not k.startswith("generation"), k))
+    order = {f"{protocol}/{metric}": rank for protocol, metrics in HEADLINE.items()
+             for rank, metric in enumerate(metrics)}
+    wanted = [k for k in keys if k in order or (k.rsplit("/", 1)[0] not in HEADLINE and k.endswith("/accuracy"))]
+    return sorted(wanted, key=lambda k: (not k.startswith("generation"), order.get(k, 0), k))
 
 
 def _mean(values) -> float | None:
@@ -206,7 +209,8 @@ def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) ->
     how = " (per-query top ⌈N/|Q|⌉, duplicates kept)" if aggregation == "concat" else " (fused, deduplicated)"
     lines = [(f"Data hash {summary['data_hash']}; pool {summary['pool_size']} records; "
               f"N={settings['n']}, |Q|={settings['query_size']}, aggregation {aggregation}{how}; "
-              f"{rounds_done(summary)} rounds; seed {summary['seed']}. Cells: mean ± std over rounds "
+              f"{rounds_done(summary)} round{'' if rounds_done(summary) == 1 else 's'}; seed {summary['seed']}. "
+              "Cells: mean ± std over rounds "
               "(population std); the mean row's ± is the std over rounds of the mean over targets. "
               "The gain's 95 % CI is a paired bootstrap over test examples (records of one example together, "
               "within each target; rounds averaged per record)."),
