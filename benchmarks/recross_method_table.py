@@ -32,6 +32,8 @@ def main() -> None:
           "| 95 % CI, rounds resampled too | targets up / down by > 1 point | targets up / down, own 95 % CI |")
     print("|---|---|---|---|---|---|---|")
     for method, entry in stats["methods"].items():
+        if entry.get("mean") is None:  # a method the run left out (e.g. bm25 / dense in the generator table)
+            continue
         diffs = [cell["mean"] - zero[t] for t, cell in entry["targets"].items()]
         intervals = [cell.get("ci95") for cell in entry["targets"].values()]
         own = (f"{sum(ci[0] > 0 for ci in intervals)} / {sum(ci[1] < 0 for ci in intervals)}"
