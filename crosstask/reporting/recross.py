@@ -207,9 +207,10 @@ def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) ->
     cut = (f"cut in the middle of the passage: its first {head} tokens and its end, the question and options, kept"
            if head is not None else "OLD run: cut keeping the beginning, so the question at the end could be lost")
     how = " (per-query top ⌈N/|Q|⌉, duplicates kept)" if aggregation == "concat" else " (fused, deduplicated)"
+    rounds = rounds_done(summary)
     lines = [(f"Data hash {summary['data_hash']}; pool {summary['pool_size']} records; "
               f"N={settings['n']}, |Q|={settings['query_size']}, aggregation {aggregation}{how}; "
-              f"{rounds_done(summary)} round{'' if rounds_done(summary) == 1 else 's'}; seed {summary['seed']}. "
+              f"{rounds} round{'' if rounds == 1 else 's'}; seed {summary['seed']}. "
               "Cells: mean ± std over rounds "
               "(population std); the mean row's ± is the std over rounds of the mean over targets. "
               "The gain's 95 % CI is a paired bootstrap over test examples (records of one example together, "
