@@ -1,5 +1,6 @@
-"""transformers' collators replace the hand-written training collators only where the batches are identical
-(issue 14.8): DataCollatorWithPadding for classifier pairs, DataCollatorForSeq2Seq for generator features."""
+"""Batch collation. transformers' collators replace the hand-written training collators only where the batches
+are identical (issue 14.8): DataCollatorWithPadding for classifier pairs, DataCollatorForSeq2Seq for generator
+features; inference batches are grouped by length (core.batching)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,15 @@ def test_a_left_padding_tokenizer_still_gives_right_padded_batches(tokenizer):
         assert tokenizer.padding_side == "left"  # the caller's tokenizer is left as it was
     finally:
         tokenizer.padding_side = "right"
+
+
+def test_length_batches_group_by_length_and_keep_input_order_on_ties():
+    from crosstask.core.batching import length_batches
+
+    lengths = [3, 1, 4, 1, 5, 9, 2, 6]
+    assert length_batches(lengths, 3) == [[1, 3, 6], [0, 2, 4], [7, 5]]
+    assert length_batches(lengths, 3, longest_first=True) == [[5, 7, 4], [2, 0, 6], [1, 3]]
+    assert length_batches([], 4) == []
+    assert sorted(i for b in length_batches(lengths, 5) for i in b) == list(range(len(lengths)))
+    with pytest.raises(ValueError, match="batch_size"):
+        length_batches(lengths, 0)

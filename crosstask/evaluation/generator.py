@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from crosstask.core.batching import length_batches
 from crosstask.core.progress import progress
 from crosstask.data.prompts import PromptConfig, PromptEncoder, source_ids
 from crosstask.data.tasktype import TypedTask, dedupe_labels
@@ -37,11 +38,9 @@ def predict_fair(model, tokenizer, tasks: Sequence[TypedTask], encoder: PromptEn
     (first on ties). Sources are scored `batch_size` at a time, batched by length to limit padding."""
     items = shard([(t, i) for t in tasks for i in t.task.instances], accelerator)
     sources = [source_ids(t, i.input, encoder, prompt) for t, i in items]
-    order = sorted(range(len(items)), key=lambda k: len(sources[k]), reverse=True)
     scores: list[list[float]] = [[] for _ in items]
-    starts = range(0, len(order), batch_size)
-    for start in progress(starts, len(starts), "rank label space", min_items=20):
-        chunk = order[start:start + batch_size]
+    batches = length_batches([len(s) for s in sources], batch_size, longest_first=True)
+    for chunk in progress(batches, len(batches), "rank label space", min_items=20):
         chunk_scores = batch_sequence_log_likelihoods(
             model, tokenizer, [sources[k] for k in chunk], [list(items[k][0].labels) for k in chunk],
             max_target_length=max_target_length, length_normalize=length_normalize)

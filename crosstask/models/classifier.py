@@ -23,6 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from crosstask.core.batching import length_batches
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.progress import progress
 from crosstask.models.arch import ARCH_KEY, UNILM
@@ -235,11 +236,9 @@ def score_pairs(model, features: list[list[int]], pad_token_id: int, batch_size:
 def _embed_all(model, sequences: Sequence[Sequence[int]], pad_token_id: int, batch_size: int,
                device: torch.device | str) -> torch.Tensor:
     """(len(sequences), hidden) pooled embeddings; batches grouped by length."""
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     rows: list[torch.Tensor | None] = [None] * len(sequences)
-    starts = range(0, len(order), batch_size)
-    for start in progress(starts, len(starts), "score", min_items=20):
-        chunk = order[start:start + batch_size]
+    batches = length_batches([len(s) for s in sequences], batch_size)
+    for chunk in progress(batches, len(batches), "score", min_items=20):
         batch = pad_collate([{"input_ids": list(sequences[i])} for i in chunk], pad_token_id)
         for i, row in zip(chunk, model.embed(batch["input_ids"].to(device), batch["attention_mask"].to(device))):
             rows[i] = row

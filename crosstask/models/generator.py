@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from crosstask.core.batching import length_batches
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.progress import progress
 from crosstask.models.arch import ARCH_KEY, MODEL_TYPES
@@ -195,13 +196,11 @@ def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sources
     if num_return_sequences > num_beams:
         raise ValueError(f"num_return_sequences ({num_return_sequences}) must be <= num_beams ({num_beams})")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else model.config.pad_token_id
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]), reverse=True)
     outputs: list[list[str]] = [[] for _ in sources]
     device = _device(model)
     with _evaluating(model):
-        starts = range(0, len(order), batch_size)
-        for start in progress(starts, len(starts), "generate", min_items=20):
-            chunk = order[start:start + batch_size]
+        batches = length_batches([len(s) for s in sources], batch_size, longest_first=True)
+        for chunk in progress(batches, len(batches), "generate", min_items=20):
             batch = seq2seq_collate([{"input_ids": sources[i]} for i in chunk], pad)
             generated = model.generate(
                 input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from crosstask.core.batching import length_batches
 from crosstask.core.errors import CrosstaskError
 from crosstask.data.prompts import (
     PromptEncoder,
@@ -291,10 +292,8 @@ class CandidateScorer:
 
     def _score_shared(self, instances: Sequence[ScoringInstance]) -> list[list[float]]:
         packs = [(n, p) for n, inst in enumerate(instances) for p in self._packs(inst)]
-        order = sorted(range(len(packs)), key=lambda i: len(packs[i][1].input_ids))
         results: list[list[float]] = [[] for _ in packs]
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+        for chunk in length_batches([len(p.input_ids) for _, p in packs], self.batch_size):
             batch = collate_packed([packs[i][1] for i in chunk], self.encoder.tokenizer.pad_token_id)
             for i, scores in zip(chunk, score_shared_context(self.model, batch)):
                 results[i] = scores

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from crosstask.core.batching import length_batches
 from crosstask.core.errors import CrosstaskError
 from crosstask.core.precision import ENCODER_PRECISIONS, resolve_precision
 from crosstask.core.provenance import hash_json
@@ -189,8 +190,7 @@ class MeanPoolEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
-        order = sorted(range(len(texts)), key=lambda i: (-len(ids[i]), i))  # longest first: less padding
-        batches = [order[s:s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        batches = length_batches([len(i) for i in ids], self.batch_size, longest_first=True)
         out: np.ndarray | None = None
         was_training = self.model.training
         self.model.eval()
