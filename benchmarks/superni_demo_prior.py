@@ -17,13 +17,9 @@ from pathlib import Path
 from crosstask.core.io import read_jsonl
 from crosstask.data.superni import load_task
 from crosstask.data.text import normalize_answer
+from crosstask.evaluation.calibration import logit
 
 LAMBDAS = (0.0, 0.25, 0.5, 1.0, 2.0)
-
-
-def logit(p: float, eps: float = 1e-6) -> float:
-    p = min(max(p, eps), 1 - eps)
-    return math.log(p / (1 - p))
 
 
 def main() -> None:

@@ -10,20 +10,11 @@ Usage: .venv/bin/python benchmarks/superni_ensemble.py RUN_DIR [RUN_DIR ...]
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from crosstask.core.io import read_jsonl
-from crosstask.data.text import normalize_answer
-
-
-def logit(p: float, eps: float = 1e-6) -> float:
-    p = min(max(p, eps), 1 - eps)
-    return math.log(p / (1 - p))
-
-
-def exact_match(prediction: str, references: list[str]) -> bool:
-    return normalize_answer(prediction) in {normalize_answer(r) for r in references}
+from crosstask.evaluation.calibration import logit
+from crosstask.evaluation.metrics import exact_match, max_over_references
 
 
 def main() -> None:
@@ -32,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = [list(read_jsonl(run / "eval" / "predictions-cls-classifier.jsonl")) for run in args.runs]
     for run, rows in zip(args.runs, runs):
-        em = 100 * sum(exact_match(r["prediction"], r["references"]) for r in rows) / len(rows)
+        em = 100 * sum(max_over_references(exact_match, r["prediction"], r["references"]) for r in rows) / len(rows)
         print(f"{run.name}: EM {em:.2f}")
     right = 0
     for rows in zip(*runs, strict=True):
@@ -40,7 +31,8 @@ def main() -> None:
         if any((r["id"], r["candidates"]) != (first["id"], first["candidates"]) for r in rows):
             raise SystemExit(f"runs disagree on instance {first['id']}: same test set and candidates needed")
         scores = [sum(logit(r["scores"][k]) for r in rows) for k in range(len(first["candidates"]))]
-        right += exact_match(first["candidates"][max(range(len(scores)), key=scores.__getitem__)], first["references"])
+        best = first["candidates"][max(range(len(scores)), key=scores.__getitem__)]
+        right += max_over_references(exact_match, best, first["references"])
     print(f"ensemble of {len(runs)}: EM {100 * right / len(runs[0]):.2f} (n {len(runs[0])})")
 
 

@@ -153,11 +153,12 @@ def headline_classifier(rows: list[dict], seeds: int = 3) -> list[dict] | None:
     """The headline classifier runs: the setting with the best mean dev EM at 6 instances per task (never the test
     EM), at the training budget the scaling curve picks (issue 12.3): of that setting's budgets with `seeds` seeds
     or more, the one with the best mean test EM; 6 instances while no other budget has enough seeds."""
-    six = [block for (_, _, instances), block in groups(rows).items() if instances == 6]
+    blocks = groups(rows)
+    six = [block for (_, _, instances), block in blocks.items() if instances == 6]
     if not six:
         return None
     best = max(six, key=lambda b: statistics.mean(r["dev_em"] or 0 for r in b))
-    budgets = [block for (prefix, _, _), block in groups(rows).items()
+    budgets = [block for (prefix, _, _), block in blocks.items()
                if prefix == best[0]["prefix"] and len(block) >= seeds]
     return max(budgets, key=lambda b: statistics.mean(r["em"] for r in b), default=best)
 

@@ -16,14 +16,15 @@ from dataclasses import replace
 from crosstask.evaluation.classifier import CandidatePrediction
 
 
-def _logit(p: float, eps: float = 1e-6) -> float:
+def logit(p: float, eps: float = 1e-6) -> float:
+    """log(p / (1 − p)), p clipped to [eps, 1 − eps] so that saved probabilities of 0 or 1 stay finite."""
     p = min(max(p, eps), 1 - eps)
     return math.log(p / (1 - p))
 
 
 def calibrate(predictions: Sequence[CandidatePrediction], probabilities: bool = True) -> list[CandidatePrediction]:
     """Mean-centre each candidate's score over its task's instances (logits when `probabilities`)."""
-    transform = _logit if probabilities else float
+    transform = logit if probabilities else float
     sums: dict[tuple[str, str], list[float]] = defaultdict(list)
     for p in predictions:
         for candidate, score in zip(p.candidates, p.scores):
