@@ -7,6 +7,8 @@
 # over every target × method, so an interrupted run still covers every cell. Resumable (run_step.sh).
 # RETRIEVERS: the methods (default all; the generator upstream's table may cut to
 # "random,sbert,dense_rerank", the issue's minimum beside zero-shot; --ceiling adds the ceiling).
+# STEP names the resumable steps (default table_rounds_<r>): methods added later to the same table need their
+# own, e.g. STEP=table_bm25_dense RETRIEVERS=bm25,dense (finished rounds of the other methods are read back).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIND=${KIND:-classifier}
@@ -16,6 +18,7 @@ ROUNDS=${ROUNDS:-5}
 CEILING=${CEILING:-128}
 N=${N:-128}
 RETRIEVERS=${RETRIEVERS:-all}
+STEP=${STEP:-table}
 CT=.venv/bin/crosstask
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 source benchmarks/run_step.sh
@@ -33,7 +36,7 @@ if [ ! -e "$RERANKER" ]; then
     --epochs 1 --batch-size 16 --max-length 192 --seed 42
 fi
 for r in $(seq 1 "$ROUNDS"); do
-  run "table_rounds_$r" $CT recross run --data "$DATA" --target all --retriever "$RETRIEVERS" --ceiling "$CEILING" \
+  run "${STEP}_rounds_$r" $CT recross run --data "$DATA" --target all --retriever "$RETRIEVERS" --ceiling "$CEILING" \
     --aggregation concat --rounds "$r" --n "$N" --queries 16 --upstream "$OUT/upstream" --reranker "$RERANKER" --output "$OUT/table" \
     --index-cache "$OUT/index-cache" $POOL $LEN $ADAPT ${RUN_EXTRA:-} --encoder-precision "${PRECISION:-auto}" \
     --seed 42
