@@ -167,6 +167,7 @@ def test_run_writes_rounds_and_summary_and_resumes(env, monkeypatch):
     assert summary["upstream_tasks"] == UPSTREAM and summary["pool_size"] == 120
     assert summary["model_kind"] == "classifier"
     entry = summary["targets"]["tgt_a"]["methods"]["bm25"]
+    assert entry["command"] == summary["command"] and "--retriever random,bm25" in entry["command"]
     values = [r[METRIC] for r in entry["rounds"]]
     assert entry["summary"][METRIC] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values)),
                                         "n": 2}
@@ -210,6 +211,7 @@ def test_report_table_heatmap_and_gains(env, capsys):
     report = read_json(out / "recross.json")
     assert report["metric"] == METRIC and report["paper_metric"] is None
     assert report["softem_normalization"] == "recross" and report["rounds"] == 2
+    assert report["run_commands"] == {"random": summary["command"], "bm25": summary["command"]}
     assert report["test_records"] == {"tgt_a": 12, "tgt_b": 6}
     majority = np.mean([summary["targets"][t]["baselines"]["majority"] for t in ("tgt_a", "tgt_b")])
     assert report["majority_baseline_mean"] == pytest.approx(majority)

@@ -82,3 +82,16 @@ def test_headline_metrics_of_a_generator_run_softem_then_em_then_rank():
     summary = {"targets": {"t": {"zero_shot": zero, "methods": methods}}}
     assert headline_metrics(summary) == ["generation/soft_exact_match", "generation/exact_match",
                                          "rank/classifier/accuracy", "rank/generator/accuracy"]
+
+
+def test_merged_recross_run_root_names_each_methods_command():
+    from crosstask.reporting.recross import _command_lines, method_commands
+
+    first, later = "crosstask recross run --retriever random,sbert --rounds 5", "crosstask recross run --retriever bm25"
+    targets = {t: {"methods": {"random": {"command": first}, "sbert": {"command": first}, "bm25": {"command": later}}}
+               for t in ("a", "b")}
+    summary = {"command": later, "methods": ["random", "bm25", "sbert"], "targets": targets}
+    assert method_commands(summary) == {"random": first, "bm25": later, "sbert": first}
+    assert _command_lines(summary)[2:] == [f"- random, sbert: `{first}`", f"- bm25: `{later}`"]
+    old = {"command": first, "methods": ["random"], "targets": {"a": {"methods": {"random": {}}}}}  # before commands
+    assert method_commands(old) == {"random": first} and _command_lines(old) == [f"Command: `{first}`"]

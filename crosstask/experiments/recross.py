@@ -31,7 +31,7 @@ from crosstask.core.defaults import DEFAULT_SEED
 from crosstask.core.errors import CrosstaskError, ValidationError
 from crosstask.core.io import atomic_write_json, atomic_write_text, read_json
 from crosstask.core.progress import progress
-from crosstask.core.provenance import files_hash
+from crosstask.core.provenance import command_line, files_hash
 from crosstask.core.provenance import provenance as run_provenance
 from crosstask.data.prompts import T0_PROMPT
 from crosstask.data.t0 import (
@@ -246,6 +246,7 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
     results: dict[str, dict] = previous.get("targets", {})
     distributions: dict[str, dict] = previous.get("retrieved_tasks", {})
     log = log or logger.info
+    command = command_line()
     bar = progress(None, len(loaded) * len(methods), "recross runs", min_items=2)
     for target in loaded:
         entry = results.setdefault(target.name, {"zero_shot": {}, "methods": {}})
@@ -260,7 +261,8 @@ def run_targets(recross_dir: str | Path, upstream_dir: str | Path, methods: Sequ
             entry["counts"] = _zero_shot(config, target, model_dir, root / target.name, run_dir).get("counts", {})
             out = run_recross(config, pool, target, model_dir, run_dir)
             entry["zero_shot"] = out["zero_shot"]
-            entry["methods"][method] = {"rounds": out["rounds"], "summary": out["summary"], "run_dir": str(run_dir)}
+            entry["methods"][method] = {"rounds": out["rounds"], "summary": out["summary"], "run_dir": str(run_dir),
+                                        "command": command}
             bar.update()
             if method == CEILING:  # labelled target records, not retrieved from the pool
                 continue

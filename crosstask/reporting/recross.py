@@ -192,6 +192,26 @@ def rounds_done(summary: Mapping) -> int | None:
     return min(counts) if counts else None
 
 
+def method_commands(summary: Mapping) -> dict[str, str]:
+    """Per method, the `recross run` command that last wrote its cells (a run root may merge several runs, e.g. a
+    method added later); summaries written before methods kept their command give the summary's command."""
+    found = {}
+    for entry in summary["targets"].values():
+        for method, cells in entry["methods"].items():
+            found.setdefault(method, cells.get("command") or summary["command"])
+    return {m: found[m] for m in summary.get("methods", found) if m in found}
+
+
+def _command_lines(summary: Mapping) -> list[str]:
+    by_command: dict[str, list[str]] = {}
+    for method, command in method_commands(summary).items():
+        by_command.setdefault(command, []).append(method)
+    if len(by_command) <= 1:
+        return [f"Command: `{next(iter(by_command), summary['command'])}`"]
+    return ["Commands (this run root merges several runs; rerunning one reads its finished rounds back):", "",
+            *(f"- {', '.join(methods)}: `{command}`" for command, methods in by_command.items())]
+
+
 def records_evaluated(summary: Mapping) -> int | dict | None:
     """Test records evaluated per target: one number when every target has the same, else per target."""
     found = {t: e["counts"]["test"] for t, e in summary["targets"].items() if (e.get("counts") or {}).get("test")}
@@ -215,7 +235,7 @@ def _summary_section(summary: Mapping, stats: Mapping[str, dict], level: str) ->
               "(population std); the mean row's ± is the std over rounds of the mean over targets. "
               "The gain's 95 % CI is a paired bootstrap over test examples (records of one example together, "
               "within each target; rounds averaged per record)."),
-             "", f"Command: `{summary['command']}`", "",
+             "", *_command_lines(summary), "",
              "Per target: inputs cut = test records whose input was longer than the model's length "
              f"({settings.get('adapt', {}).get('max_length', '?')} tokens; {cut}); "
              "majority option = each template always answers the option most often "
@@ -239,7 +259,8 @@ def _method_means(stats: Mapping) -> dict:
 
 def _upstream_entry(summary: Mapping, stats: Mapping, heatmap: str | None, kept: Path) -> dict:
     return {"model_kind": summary["model_kind"], "model_dir": summary["model_dir"], "data_hash": summary["data_hash"],
-            "run_command": summary["command"], "seed": summary["seed"], "settings": summary["settings"],
+            "run_command": summary["command"], "run_commands": method_commands(summary), "seed": summary["seed"],
+            "settings": summary["settings"],
             "heatmap": heatmap, "summary_file": str(kept), "rounds": rounds_done(summary),
             "softem_normalization": normalization(summary),
             "test_records": records_evaluated(summary), "baseline_means": baseline_means(summary),
@@ -316,6 +337,7 @@ def recross_report(summaries: Mapping | str | Path | Sequence[Mapping | str | Pa
                                                           "zero_shot_mean": paper["zero_shot_mean"],
                                                           "methods": _method_means(paper)},
               "targets": targets, "data_hash": loaded[0]["data_hash"], "run_command": loaded[0]["command"],
+              "run_commands": upstreams[0]["run_commands"],
               "seed": loaded[0]["seed"], "table": str(table), "heatmap": heatmaps[0], "heatmaps": heatmaps,
               "paper_table1": {v[0]: {"bart0": v[1], "random": v[2], "sbert": v[3], "dense": v[4],
                                       "dense_rerank": v[5]}
