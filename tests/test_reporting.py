@@ -87,7 +87,8 @@ def test_headline_metrics_of_a_generator_run_softem_then_em_then_rank():
 def test_merged_recross_run_root_names_each_methods_command():
     from crosstask.reporting.recross import _command_lines, method_commands
 
-    first, later = "crosstask recross run --retriever random,sbert --rounds 5", "crosstask recross run --retriever bm25"
+    first = "crosstask recross run --retriever random,sbert --rounds 5"
+    later = "crosstask recross run --retriever bm25"
     targets = {t: {"methods": {"random": {"command": first}, "sbert": {"command": first}, "bm25": {"command": later}}}
                for t in ("a", "b")}
     summary = {"command": later, "methods": ["random", "bm25", "sbert"], "targets": targets}

@@ -9,7 +9,8 @@ Every artefact is written atomically, with the command, the seed and a hash of t
     <target>/zero-shot/         the unadapted upstream model (computed once per target)
     <target>/<method>/          one `run_recross` run dir (config.json, round-<r>/, summary.json)
     index-cache/                dense indexes shared by every target
-    summary.json                every target × method: zero-shot, per-round metrics, mean ± std;
+    summary.json                every target × method: zero-shot, per-round metrics, mean ± std, the
+                                command that last wrote it (runs adding methods merge into one root);
                                 per target its counts (inputs cut, ...) and rank baselines; per
                                 metric × method the paired-bootstrap 95 % interval of the gain (ci95)
 """
