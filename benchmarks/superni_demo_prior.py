@@ -18,6 +18,7 @@ from crosstask.core.io import read_jsonl
 from crosstask.data.superni import load_task
 from crosstask.data.text import normalize_answer
 from crosstask.evaluation.calibration import logit
+from crosstask.evaluation.metrics import exact_match, max_over_references
 
 LAMBDAS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
@@ -39,7 +40,7 @@ def main() -> None:
             scores = [logit(s) + lam * math.log((demo[normalize_answer(c)] + 1) / (n + len(r["candidates"])))
                       for c, s in zip(r["candidates"], r["scores"])]
             best = r["candidates"][max(range(len(scores)), key=scores.__getitem__)]
-            right += normalize_answer(best) in {normalize_answer(x) for x in r["references"]}
+            right += max_over_references(exact_match, best, r["references"])
         print(f"lambda {lam}: EM {100 * right / len(rows):.2f} (n {len(rows)})")
 
 
